@@ -1,0 +1,85 @@
+"""The function's configuration, read once per container from its environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ENV_TABLE_NAME = "OTP_TABLE_NAME"
+ENV_MAC_KEY_ID = "OTP_MAC_KEY_ID"
+ENV_BRAND_NAME = "OTP_BRAND_NAME"
+ENV_EMAIL_SENDER = "OTP_EMAIL_SENDER"
+ENV_SMS_SENDER_ID = "OTP_SMS_SENDER_ID"
+ENV_POLICY = "OTP_POLICY"
+
+
+class Policy(BaseModel):
+    """The OTP policy: the contract's configuration keys, their defaults and their ranges."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    code_length: Annotated[int, Field(alias="codeLength", ge=6, le=10)] = 6
+    code_ttl_seconds: Annotated[int, Field(alias="codeTtlSeconds", ge=30, le=600)] = 300
+    max_verify_attempts: Annotated[int, Field(alias="maxVerifyAttempts", ge=1, le=10)] = 5
+    resend_cooldown_seconds: Annotated[int, Field(alias="resendCooldownSeconds", ge=0, le=3600)] = (
+        30
+    )
+    max_sends_per_window: Annotated[int, Field(alias="maxSendsPerWindow", ge=1, le=100)] = 5
+    send_window_seconds: Annotated[int, Field(alias="sendWindowSeconds", ge=60, le=86400)] = 3600
+    allowed_country_codes: Annotated[
+        tuple[str, ...], Field(alias="allowedCountryCodes", min_length=1, max_length=300)
+    ] = ("1",)
+
+    @field_validator("allowed_country_codes")
+    @classmethod
+    def _calling_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        if codes == ("*",):
+            return codes
+        for code in codes:
+            if not (code.isascii() and code.isdigit() and 1 <= len(code) <= 3):
+                raise ValueError('each entry must be a calling code of 1-3 digits, or ["*"] alone')
+        return codes
+
+    def allows_calling_code(self, calling_code: int) -> bool:
+        """Whether SMS may go to numbers with this country calling code."""
+        return self.allowed_country_codes == ("*",) or str(calling_code) in self.allowed_country_codes
+
+    def to_env(self) -> str:
+        """The policy as the JSON the functions read from `OTP_POLICY`."""
+        return self.model_dump_json(by_alias=True)
+
+
+class Settings(BaseModel):
+    """Everything a function needs to know about where it runs; nothing in here is secret."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table_name: str = Field(min_length=3)
+    mac_key_id: str = Field(min_length=1)
+    brand_name: str = Field(min_length=1, max_length=40)
+    email_sender: str | None = None
+    sms_sender_id: str | None = None
+    policy: Policy = Policy()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read the settings from an environment mapping."""
+        policy_json = env.get(ENV_POLICY)
+        return cls(
+            table_name=env.get(ENV_TABLE_NAME, ""),
+            mac_key_id=env.get(ENV_MAC_KEY_ID, ""),
+            brand_name=env.get(ENV_BRAND_NAME, "OTP"),
+            email_sender=env.get(ENV_EMAIL_SENDER) or None,
+            sms_sender_id=env.get(ENV_SMS_SENDER_ID) or None,
+            policy=Policy.model_validate_json(policy_json) if policy_json else Policy(),
+        )
+
+
+@cache
+def load_settings() -> Settings:
+    """The container's settings, read from `os.environ` on first use."""
+    return Settings.from_env(os.environ)
