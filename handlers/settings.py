@@ -46,7 +46,9 @@ class Policy(BaseModel):
 
     def allows_calling_code(self, calling_code: int) -> bool:
         """Whether SMS may go to numbers with this country calling code."""
-        return self.allowed_country_codes == ("*",) or str(calling_code) in self.allowed_country_codes
+        return (
+            self.allowed_country_codes == ("*",) or str(calling_code) in self.allowed_country_codes
+        )
 
     def to_env(self) -> str:
         """The policy as the JSON the functions read from `OTP_POLICY`."""

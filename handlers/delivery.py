@@ -1,0 +1,60 @@
+"""Sends a rendered message: SMS through SNS, email through SES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import DeliveryRejected, is_transient
+from .messages import Message
+
+
+class MessageSender:
+    """Delivers codes; a provider's refusal becomes `DeliveryRejected`, throttles pass through."""
+
+    def __init__(
+        self, sns: Any, ses: Any, email_sender: str | None, sms_sender_id: str | None
+    ) -> None:
+        self._sns = sns
+        self._ses = ses
+        self._email_sender = email_sender
+        self._sms_sender_id = sms_sender_id
+
+    @property
+    def email_enabled(self) -> bool:
+        """Whether a sender address is configured, without which email cannot go out."""
+        return self._email_sender is not None
+
+    def send(self, channel: str, destination: str, message: Message) -> None:
+        """Deliver `message` to `destination` over `channel`."""
+        try:
+            if channel == "sms":
+                self._send_sms(destination, message)
+            else:
+                self._send_email(destination, message)
+        except ClientError as error:
+            if is_transient(error):
+                raise
+            raise DeliveryRejected(channel) from None
+
+    def _send_sms(self, phone_number: str, message: Message) -> None:
+        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        if self._sms_sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = {
+                "DataType": "String",
+                "StringValue": self._sms_sender_id,
+            }
+        self._sns.publish(
+            PhoneNumber=phone_number, Message=message.body, MessageAttributes=attributes
+        )
+
+    def _send_email(self, address: str, message: Message) -> None:
+        self._ses.send_email(
+            Source=self._email_sender,
+            Destination={"ToAddresses": [address]},
+            Message={
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}},
+            },
+        )

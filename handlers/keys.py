@@ -1,0 +1,72 @@
+"""Keyed MACs for codes and destinations, under a subkey derived from a KMS HMAC key.
+
+The KMS key never leaves KMS. Each container asks KMS once (GenerateMac over a fixed label)
+for a subkey and keeps it in memory only, so request and verify need no KMS call of their own.
+Every stored code records the KMS key that made its MAC, so codes in flight survive a rotation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+_SUBKEY_LABEL = b"otp-service/mac-subkey/v1"
+
+
+@dataclass(frozen=True)
+class KeyVersion:
+    """A subkey and the ARN of the KMS key it was derived from."""
+
+    key_arn: str
+    subkey: bytes
+
+    def code_mac(self, user_id: str, code: str) -> bytes:
+        """The MAC stored in place of a code, bound to its user."""
+        return self._mac(b"code", user_id.encode(), code.encode())
+
+    def destination_mac(self, destination: str) -> str:
+        """A stable name for a destination that does not reveal it."""
+        return self._mac(b"destination", destination.encode()).hex()
+
+    def _mac(self, *parts: bytes) -> bytes:
+        return hmac.new(self.subkey, b"\x00".join(parts), hashlib.sha256).digest()
+
+
+class MacKeyring:
+    """Derives and caches one subkey per KMS key version, safely across threads."""
+
+    def __init__(self, kms: Any, key_id: str) -> None:
+        self._kms = kms
+        self._key_id = key_id
+        self._current: KeyVersion | None = None
+        self._by_arn: dict[str, KeyVersion] = {}
+        self._lock = threading.Lock()
+
+    def current(self) -> KeyVersion:
+        """The subkey of the key the configured alias names now."""
+        if self._current is None:
+            with self._lock:
+                if self._current is None:
+                    self._current = self._derive(self._key_id)
+        return self._current
+
+    def version(self, key_arn: str) -> KeyVersion:
+        """The subkey of a specific (possibly rotated-out) key."""
+        current = self.current()
+        if key_arn == current.key_arn:
+            return current
+        with self._lock:
+            if key_arn not in self._by_arn:
+                self._by_arn[key_arn] = self._derive(key_arn)
+            return self._by_arn[key_arn]
+
+    def _derive(self, key_id: str) -> KeyVersion:
+        answer = self._kms.generate_mac(
+            KeyId=key_id, Message=_SUBKEY_LABEL, MacAlgorithm="HMAC_SHA_256"
+        )
+        key = KeyVersion(key_arn=answer["KeyId"], subkey=answer["Mac"])
+        self._by_arn[key.key_arn] = key
+        return key

@@ -1,0 +1,79 @@
+"""What a container builds once: settings, AWS clients and the objects that use them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .delivery import MessageSender
+from .keys import MacKeyring
+from .settings import Settings, load_settings
+from .store import OtpStore
+
+# Bounded so the slowest request (KMS at cold start, one transaction, one send, one undo)
+# ends well inside the function's 20 s timeout: at most 3 s per call to the data stores...
+DATA_CONFIG = Config(
+    connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "total_max_attempts": 2}
+)
+# ...and one 4 s attempt per send: a retried send could reach the user twice.
+SEND_CONFIG = Config(
+    connect_timeout=1.0, read_timeout=3.0, retries={"mode": "standard", "total_max_attempts": 1}
+)
+
+
+@dataclass
+class Runtime:
+    """One container's dependencies, each built on first use."""
+
+    settings: Settings
+    clock: Callable[[], float] = time.time
+    session: Any = field(default_factory=boto3.session.Session)
+
+    def now(self) -> int:
+        """The current time in whole epoch seconds."""
+        return int(self.clock())
+
+    @cached_property
+    def store(self) -> OtpStore:
+        """The table access object."""
+        return OtpStore(
+            self.session.client("dynamodb", config=DATA_CONFIG), self.settings.table_name
+        )
+
+    @cached_property
+    def keyring(self) -> MacKeyring:
+        """The MAC subkeys, derived from the KMS key on first use."""
+        return MacKeyring(self.session.client("kms", config=DATA_CONFIG), self.settings.mac_key_id)
+
+    @cached_property
+    def sender(self) -> MessageSender:
+        """The SMS and email sender."""
+        return MessageSender(
+            self.session.client("sns", config=SEND_CONFIG),
+            self.session.client("ses", config=SEND_CONFIG),
+            self.settings.email_sender,
+            self.settings.sms_sender_id,
+        )
+
+
+_runtime: Runtime | None = None
+
+
+def current() -> Runtime:
+    """The container's runtime, created from the environment on first use."""
+    global _runtime  # noqa: PLW0603 - one per container, by design
+    if _runtime is None:
+        _runtime = Runtime(load_settings())
+    return _runtime
+
+
+def install(runtime: Runtime | None) -> None:
+    """Replace the container's runtime (tests and the local stack); None resets it."""
+    global _runtime  # noqa: PLW0603
+    _runtime = runtime

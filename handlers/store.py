@@ -1,0 +1,351 @@
+"""The DynamoDB side of the service: pending codes, send counters and idempotency records.
+
+Every decision that must hold under concurrency is a condition DynamoDB evaluates atomically,
+and every condition checks expiry itself, because TTL deletion lags by up to two days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import DependencyUnavailable, IdempotencyKeyTaken, RateLimited, error_code
+from .table import (
+    PARTITION_KEY,
+    TTL_ATTRIBUTE,
+    destination_sends_key,
+    idempotency_key,
+    user_key,
+    user_sends_key,
+)
+
+IDEMPOTENCY_TTL_SECONDS = 600
+"""How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
+
+_CODE_FIELDS = "code_mac, key_arn, code_expires_at"
+_THROTTLED_REASONS = frozenset(
+    {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+
+
+@dataclass(frozen=True)
+class SendLimits:
+    """The policy numbers a send is checked against, and when now is."""
+
+    now: int
+    code_ttl_seconds: int
+    resend_cooldown_seconds: int
+    max_sends_per_window: int
+    send_window_seconds: int
+
+    @property
+    def window(self) -> int:
+        """The index of the fixed send window that holds `now`."""
+        return self.now // self.send_window_seconds
+
+    @property
+    def window_end(self) -> int:
+        """When the current send window closes."""
+        return (self.window + 1) * self.send_window_seconds
+
+    @property
+    def horizon(self) -> int:
+        """A TTL late enough for every piece of state written now."""
+        return self.now + max(
+            self.code_ttl_seconds, self.resend_cooldown_seconds, self.send_window_seconds
+        )
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """A code about to be sent, as stored: only its MAC, never the code."""
+
+    user_id: str
+    channel: str
+    code_mac: bytes
+    key_arn: str
+    destination_mac: str
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """The first answer to a request made with an `Idempotency-Key`."""
+
+    key_digest: str
+    fingerprint: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    """The user's state after one more failed verification."""
+
+    attempts: int
+    cooldown_until: int
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _int(item: dict[str, Any], name: str, default: int = 0) -> int:
+    return int(item[name]["N"]) if name in item else default
+
+
+class OtpStore:
+    """Reads and writes the service's table through a DynamoDB client."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self._table = table_name
+
+    def save_pending_code(
+        self, code: PendingCode, limits: SendLimits, record: IdempotencyRecord | None
+    ) -> None:
+        """Store `code` as the user's pending code, in one transaction with its send counters.
+
+        Raises `RateLimited` within the cooldown or past a send limit, and `IdempotencyKeyTaken`
+        when `record`'s key already has a live record.
+        """
+        items = [
+            {"Update": self._new_code_update(code, limits)},
+            {"Update": self._count_send(user_sends_key(code.user_id, limits.window), limits)},
+            {
+                "Update": self._count_send(
+                    destination_sends_key(code.destination_mac, limits.window), limits
+                )
+            },
+        ]
+        if record is not None:
+            items.append({"Put": self._idempotency_put(record, limits.now)})
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            self._explain_cancellation(error, limits, record is not None)
+
+    def release_send(self, code: PendingCode, limits: SendLimits, key_digest: str | None) -> None:
+        """Undo a send the provider refused: burn the code, uncount the send, drop the record."""
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
+                    "UpdateExpression": f"REMOVE {_CODE_FIELDS}, cooldown_until",
+                    "ConditionExpression": "code_mac = :mac",
+                    "ExpressionAttributeValues": {":mac": {"B": code.code_mac}},
+                }
+            },
+        ]
+        for counter in (
+            user_sends_key(code.user_id, limits.window),
+            destination_sends_key(code.destination_mac, limits.window),
+        ):
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {PARTITION_KEY: _s(counter)},
+                        "UpdateExpression": "ADD sends :minus_one",
+                        "ConditionExpression": "sends > :zero",
+                        "ExpressionAttributeValues": {":minus_one": _n(-1), ":zero": _n(0)},
+                    }
+                }
+            )
+        if key_digest is not None:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {PARTITION_KEY: _s(idempotency_key(key_digest))},
+                    }
+                }
+            )
+        self._db.transact_write_items(TransactItems=items)
+
+    def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None:
+        """The live record for an `Idempotency-Key`, if there is one."""
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: _s(idempotency_key(key_digest))},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None or _int(item, TTL_ATTRIBUTE) <= now:
+            return None
+        return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
+
+    def redeem(
+        self, user_id: str, code_mac: bytes, key_arn: str, now: int, max_attempts: int
+    ) -> tuple[str | None, dict[str, Any]]:
+        """Accept and burn the pending code in one conditional write.
+
+        Returns the code's channel when accepted, else None and the item as it stood
+        (empty when the user has none), so the caller learns why without another read.
+        """
+        try:
+            answer = self._db.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: _s(user_key(user_id))},
+                UpdateExpression=f"REMOVE {_CODE_FIELDS} SET attempts = :zero",
+                ConditionExpression=(
+                    "code_mac = :mac AND key_arn = :key AND code_expires_at > :now "
+                    "AND attempts < :max"
+                ),
+                ExpressionAttributeValues={
+                    ":mac": {"B": code_mac},
+                    ":key": _s(key_arn),
+                    ":now": _n(now),
+                    ":max": _n(max_attempts),
+                    ":zero": _n(0),
+                },
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return None, dict(error.response.get("Item") or {})
+        return str(answer["Attributes"].get("channel", {}).get("S", "unknown")), {}
+
+    def record_failed_attempt(self, user_id: str, limits: SendLimits) -> FailedAttempt:
+        """Count one failed verification, whether or not a code is pending."""
+        key = {PARTITION_KEY: _s(user_key(user_id))}
+        values = {
+            ":one": _n(1),
+            ":now": _n(limits.now),
+            ":reset": _n(limits.now + limits.send_window_seconds),
+            ":horizon": _n(limits.horizon),
+        }
+        try:
+            answer = self._db.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=(
+                    "SET attempts_reset_at = if_not_exists(attempts_reset_at, :reset), "
+                    f"{TTL_ATTRIBUTE} = :horizon ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(attempts_reset_at) OR attempts_reset_at > :now"
+                ),
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            # The failed-attempt window has passed: start a new count, and the old code goes.
+            answer = self._db.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=(
+                    f"SET attempts = :one, attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon "
+                    f"REMOVE {_CODE_FIELDS}"
+                ),
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        item = answer["Attributes"]
+        return FailedAttempt(_int(item, "attempts"), _int(item, "cooldown_until"))
+
+    def lock_out(self, user_id: str, cooldown_until: int) -> None:
+        """Burn the pending code and hold off new requests until `cooldown_until`."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: _s(user_key(user_id))},
+            UpdateExpression=f"REMOVE {_CODE_FIELDS} SET cooldown_until = :until",
+            ExpressionAttributeValues={":until": _n(cooldown_until)},
+        )
+
+    def cancel(self, user_id: str) -> None:
+        """Burn the user's pending code, if any."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: _s(user_key(user_id))},
+                UpdateExpression=f"REMOVE {_CODE_FIELDS}",
+                ConditionExpression="attribute_exists(code_mac)",
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+    def _new_code_update(self, code: PendingCode, limits: SendLimits) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
+            "UpdateExpression": (
+                "SET code_mac = :mac, key_arn = :key, code_expires_at = :expires, "
+                "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
+                f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon"
+            ),
+            "ConditionExpression": (
+                "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
+            ),
+            "ExpressionAttributeValues": {
+                ":mac": {"B": code.code_mac},
+                ":key": _s(code.key_arn),
+                ":expires": _n(limits.now + limits.code_ttl_seconds),
+                ":cooldown": _n(limits.now + limits.resend_cooldown_seconds),
+                ":channel": _s(code.channel),
+                ":zero": _n(0),
+                ":reset": _n(limits.now + limits.send_window_seconds),
+                ":horizon": _n(limits.horizon),
+                ":now": _n(limits.now),
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _count_send(self, counter_key: str, limits: SendLimits) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": {PARTITION_KEY: _s(counter_key)},
+            "UpdateExpression": f"ADD sends :one SET {TTL_ATTRIBUTE} = :window_end",
+            "ConditionExpression": "attribute_not_exists(sends) OR sends < :max",
+            "ExpressionAttributeValues": {
+                ":one": _n(1),
+                ":max": _n(limits.max_sends_per_window),
+                ":window_end": _n(limits.window_end),
+            },
+        }
+
+    def _idempotency_put(self, record: IdempotencyRecord, now: int) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": {
+                PARTITION_KEY: _s(idempotency_key(record.key_digest)),
+                "fingerprint": _s(record.fingerprint),
+                "answer": _s(record.answer),
+                TTL_ATTRIBUTE: _n(now + IDEMPOTENCY_TTL_SECONDS),
+            },
+            "ConditionExpression": (
+                f"attribute_not_exists({PARTITION_KEY}) OR {TTL_ATTRIBUTE} <= :now"
+            ),
+            "ExpressionAttributeValues": {":now": _n(now)},
+        }
+
+    def _explain_cancellation(
+        self, error: ClientError, limits: SendLimits, has_record: bool
+    ) -> None:
+        reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+        if _THROTTLED_REASONS.intersection(reasons):
+            raise DependencyUnavailable from None
+        if len(reasons) < 3:
+            raise error
+        if has_record and len(reasons) > 3 and reasons[3] == "ConditionalCheckFailed":
+            raise IdempotencyKeyTaken from None
+        waits = [1]
+        if reasons[0] == "ConditionalCheckFailed":
+            item = error.response["CancellationReasons"][0].get("Item") or {}
+            waits.append(_int(item, "cooldown_until") - limits.now)
+        if "ConditionalCheckFailed" in reasons[1:3]:
+            waits.append(limits.window_end - limits.now)
+        if waits == [1] and "TransactionConflict" not in reasons:
+            raise error
+        raise RateLimited(max(waits)) from None

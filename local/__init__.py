@@ -1,0 +1,3 @@
+"""otp-local: the service on one machine, on loopback, against an in-process AWS emulator."""
+
+__all__: list[str] = []

@@ -1,0 +1,175 @@
+"""A moto-backed service: table, KMS HMAC key, SES identity, and a clock the tests move."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
+
+from otp_service.handlers import cancel_token, request_token, runtime, verify_token
+from otp_service.handlers.settings import Policy, Settings
+from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
+from otp_service.local.atomic import make_dynamodb_atomic
+from otp_service.local.apigateway import LambdaContext, proxy_event
+
+REGION = "us-east-1"
+SENDER = "no-reply@example.com"
+START = 1_800_000_000.0
+
+
+@dataclass
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    now: float = START
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Reply:
+    """A handler's proxy response, decoded."""
+
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class Service:
+    """The handlers wired to moto, with helpers to call them and read what was sent."""
+
+    settings: Settings
+    clock: FakeClock
+    session: boto3.session.Session
+    faults: dict[str, Exception] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def fail(self, operation: str, code: str, status: int = 400) -> None:
+        """Make every later call of `operation` (e.g. "dynamodb.UpdateItem") fail with `code`."""
+        name = operation.split(".")[1]
+        self.faults[operation] = ClientError(
+            {
+                "Error": {"Code": code, "Message": "injected"},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            },
+            name,
+        )
+
+    def _before_call(self, event_name: str, **_: Any) -> None:
+        operation = event_name.removeprefix("before-call.")
+        self.calls.append(operation)
+        if operation in self.faults:
+            raise self.faults[operation]
+
+    def call(
+        self, route: str, body: Any, headers: dict[str, str] | None = None, raw: str | None = None
+    ) -> Reply:
+        module = {
+            "/request-token": request_token,
+            "/verify-token": verify_token,
+            "/cancel-token": cancel_token,
+        }[route]
+        payload = raw.encode() if raw is not None else json.dumps(body).encode()
+        event = proxy_event(
+            "POST",
+            route,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            body=payload,
+        )
+        result = module.handler(event, LambdaContext(function_name=route.strip("/")))
+        return Reply(result["statusCode"], result["headers"], json.loads(result["body"]))
+
+    def request(
+        self, user_id: str = "alice", headers: dict[str, str] | None = None, **fields: Any
+    ) -> Reply:
+        body = {"user_id": user_id, "destination": "+14155550123", **fields}
+        return self.call("/request-token", body, headers)
+
+    def verify(self, code: str, user_id: str = "alice") -> Reply:
+        return self.call("/verify-token", {"user_id": user_id, "code": code})
+
+    def cancel(self, user_id: str = "alice") -> Reply:
+        return self.call("/cancel-token", {"user_id": user_id})
+
+    def sms(self) -> list[tuple[str, str]]:
+        return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages.values())
+
+    def emails(self) -> list[Any]:
+        return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+    def last_code(self) -> str:
+        """The code in the newest SMS or email, as the user would read it."""
+        texts = [text for _, text in self.sms()] + [m.body for m in self.emails()]
+        assert texts, "nothing was sent"
+        return next(word.strip(".") for word in texts[-1].split() if word.strip(".").isdigit())
+
+    def items(self) -> list[dict[str, Any]]:
+        client = boto3.client("dynamodb", region_name=REGION)
+        return list(client.scan(TableName=self.settings.table_name)["Items"])
+
+
+def create_service_resources(policy: Policy) -> Settings:
+    """Create the table, MAC key and sender identity the component would, in moto."""
+    session = boto3.session.Session()
+    dynamodb = session.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="otp-codes",
+        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName="otp-codes",
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    kms = session.client("kms", region_name=REGION)
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/otp-mac", TargetKeyId=key["KeyId"])
+    session.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
+    return Settings(
+        table_name="otp-codes",
+        mac_key_id="alias/otp-mac",
+        brand_name="Acme",
+        email_sender=SENDER,
+        policy=policy,
+    )
+
+
+@pytest.fixture
+def policy() -> Policy:
+    """The policy under test; override in a test module to change it."""
+    return Policy()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def service(policy: Policy, clock: FakeClock) -> Iterator[Service]:
+    make_dynamodb_atomic()
+    with mock_aws():
+        settings = create_service_resources(policy)
+        session = boto3.session.Session(region_name=REGION)
+        service = Service(settings, clock, session)
+        session.events.register("before-call", service._before_call)
+        runtime.install(runtime.Runtime(settings, clock=clock, session=session))
+        try:
+            yield service
+        finally:
+            runtime.install(None)
