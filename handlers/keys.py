@@ -18,9 +18,9 @@ _SUBKEY_LABEL = b"otp-service/mac-subkey/v1"
 
 @dataclass(frozen=True)
 class KeyVersion:
-    """A subkey and the ARN of the KMS key it was derived from."""
+    """A subkey and the id (an ARN in AWS) of the KMS key it was derived from."""
 
-    key_arn: str
+    key_id: str
     subkey: bytes
 
     def code_mac(self, user_id: str, code: str) -> bytes:
@@ -42,7 +42,7 @@ class MacKeyring:
         self._kms = kms
         self._key_id = key_id
         self._current: KeyVersion | None = None
-        self._by_arn: dict[str, KeyVersion] = {}
+        self._by_id: dict[str, KeyVersion] = {}
         self._lock = threading.Lock()
 
     def current(self) -> KeyVersion:
@@ -53,20 +53,20 @@ class MacKeyring:
                     self._current = self._derive(self._key_id)
         return self._current
 
-    def version(self, key_arn: str) -> KeyVersion:
+    def version(self, key_id: str) -> KeyVersion:
         """The subkey of a specific (possibly rotated-out) key."""
         current = self.current()
-        if key_arn == current.key_arn:
+        if key_id == current.key_id:
             return current
         with self._lock:
-            if key_arn not in self._by_arn:
-                self._by_arn[key_arn] = self._derive(key_arn)
-            return self._by_arn[key_arn]
+            if key_id not in self._by_id:
+                self._by_id[key_id] = self._derive(key_id)
+            return self._by_id[key_id]
 
     def _derive(self, key_id: str) -> KeyVersion:
         answer = self._kms.generate_mac(
             KeyId=key_id, Message=_SUBKEY_LABEL, MacAlgorithm="HMAC_SHA_256"
         )
-        key = KeyVersion(key_arn=answer["KeyId"], subkey=answer["Mac"])
-        self._by_arn[key.key_arn] = key
+        key = KeyVersion(key_id=answer["KeyId"], subkey=answer["Mac"])
+        self._by_id[key.key_id] = key
         return key

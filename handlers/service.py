@@ -67,7 +67,7 @@ def request_token(rt: Runtime, body: RequestTokenBody, idempotency_key: str | No
         user_id=body.user_id,
         channel=body.channel,
         code_mac=key.code_mac(body.user_id, code),
-        key_arn=key.key_arn,
+        key_id=key.key_id,
         destination_mac=key.destination_mac(destination.lower()),
     )
     record = None
@@ -111,15 +111,15 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
     now = rt.now()
     key = rt.keyring.current()
     channel, item = rt.store.redeem(
-        body.user_id, key.code_mac(body.user_id, code), key.key_arn, now, policy.max_verify_attempts
+        body.user_id, key.code_mac(body.user_id, code), key.key_id, now, policy.max_verify_attempts
     )
-    if channel is None and "code_mac" in item and item["key_arn"]["S"] != key.key_arn:
+    if channel is None and "code_mac" in item and item["key_id"]["S"] != key.key_id:
         # The code was minted under a key that has since been rotated out.
-        older = rt.keyring.version(item["key_arn"]["S"])
+        older = rt.keyring.version(item["key_id"]["S"])
         older_mac = older.code_mac(body.user_id, code)
         if hmac.compare_digest(older_mac, bytes(item["code_mac"]["B"])):
             channel, item = rt.store.redeem(
-                body.user_id, older_mac, older.key_arn, now, policy.max_verify_attempts
+                body.user_id, older_mac, older.key_id, now, policy.max_verify_attempts
             )
     if channel is not None:
         count("CodeVerified", channel)

@@ -24,7 +24,7 @@ from .table import (
 IDEMPOTENCY_TTL_SECONDS = 600
 """How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
 
-_CODE_FIELDS = "code_mac, key_arn, code_expires_at"
+_CODE_FIELDS = "code_mac, key_id, code_expires_at"
 _THROTTLED_REASONS = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
@@ -65,7 +65,7 @@ class PendingCode:
     user_id: str
     channel: str
     code_mac: bytes
-    key_arn: str
+    key_id: str
     destination_mac: str
 
 
@@ -182,7 +182,7 @@ class OtpStore:
         return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
 
     def redeem(
-        self, user_id: str, code_mac: bytes, key_arn: str, now: int, max_attempts: int
+        self, user_id: str, code_mac: bytes, key_id: str, now: int, max_attempts: int
     ) -> tuple[str | None, dict[str, Any]]:
         """Accept and burn the pending code in one conditional write.
 
@@ -195,12 +195,12 @@ class OtpStore:
                 Key={PARTITION_KEY: _s(user_key(user_id))},
                 UpdateExpression=f"REMOVE {_CODE_FIELDS} SET attempts = :zero",
                 ConditionExpression=(
-                    "code_mac = :mac AND key_arn = :key AND code_expires_at > :now "
+                    "code_mac = :mac AND key_id = :key AND code_expires_at > :now "
                     "AND attempts < :max"
                 ),
                 ExpressionAttributeValues={
                     ":mac": {"B": code_mac},
-                    ":key": _s(key_arn),
+                    ":key": _s(key_id),
                     ":now": _n(now),
                     ":max": _n(max_attempts),
                     ":zero": _n(0),
@@ -219,7 +219,6 @@ class OtpStore:
         key = {PARTITION_KEY: _s(user_key(user_id))}
         values = {
             ":one": _n(1),
-            ":now": _n(limits.now),
             ":reset": _n(limits.now + limits.send_window_seconds),
             ":horizon": _n(limits.horizon),
         }
@@ -234,7 +233,7 @@ class OtpStore:
                 ConditionExpression=(
                     "attribute_not_exists(attempts_reset_at) OR attempts_reset_at > :now"
                 ),
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues={**values, ":now": _n(limits.now)},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -281,7 +280,7 @@ class OtpStore:
             "TableName": self._table,
             "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
             "UpdateExpression": (
-                "SET code_mac = :mac, key_arn = :key, code_expires_at = :expires, "
+                "SET code_mac = :mac, key_id = :key, code_expires_at = :expires, "
                 "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
                 f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon"
             ),
@@ -290,7 +289,7 @@ class OtpStore:
             ),
             "ExpressionAttributeValues": {
                 ":mac": {"B": code.code_mac},
-                ":key": _s(code.key_arn),
+                ":key": _s(code.key_id),
                 ":expires": _n(limits.now + limits.code_ttl_seconds),
                 ":cooldown": _n(limits.now + limits.resend_cooldown_seconds),
                 ":channel": _s(code.channel),

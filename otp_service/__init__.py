@@ -1,4 +1,4 @@
-"""One-time-passcode service for AWS: Lambda handlers, the `OtpService` Pulumi component and a local stack.
+"""OTP service for AWS: Lambda handlers, the `OtpService` Pulumi component and a local stack.
 
 The subpackages live in the repository's top-level folders and are installed under this name,
 so a consumer's site-packages never gains a bare `components` or `handlers` package.

@@ -11,15 +11,18 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from otp_service.handlers import cancel_token, request_token, runtime, verify_token
+import otp_service.handlers.cancel_token as cancel_token
+import otp_service.handlers.request_token as request_token
+import otp_service.handlers.runtime as runtime
+import otp_service.handlers.verify_token as verify_token
 from otp_service.handlers.settings import Policy, Settings
 from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
-from otp_service.local.atomic import make_dynamodb_atomic
 from otp_service.local.apigateway import LambdaContext, proxy_event
+from otp_service.local.atomic import make_dynamodb_atomic
 
 REGION = "us-east-1"
 SENDER = "no-reply@example.com"
@@ -58,16 +61,22 @@ class Service:
     faults: dict[str, Exception] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
-    def fail(self, operation: str, code: str, status: int = 400) -> None:
+    def fail(
+        self, operation: str, code: str, status: int = 400, message: str = "injected", **extra: Any
+    ) -> None:
         """Make every later call of `operation` (e.g. "dynamodb.UpdateItem") fail with `code`."""
-        name = operation.split(".")[1]
         self.faults[operation] = ClientError(
             {
-                "Error": {"Code": code, "Message": "injected"},
+                "Error": {"Code": code, "Message": message},
                 "ResponseMetadata": {"HTTPStatusCode": status},
+                **extra,
             },
-            name,
+            operation.split(".")[1],
         )
+
+    def heal(self) -> None:
+        """Stop injecting faults."""
+        self.faults.clear()
 
     def _before_call(self, event_name: str, **_: Any) -> None:
         operation = event_name.removeprefix("before-call.")
@@ -111,11 +120,18 @@ class Service:
     def emails(self) -> list[Any]:
         return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
 
-    def last_code(self) -> str:
-        """The code in the newest SMS or email, as the user would read it."""
+    def codes_sent(self) -> list[str]:
+        """The code in each SMS and email sent so far, as the user would read it."""
         texts = [text for _, text in self.sms()] + [m.body for m in self.emails()]
-        assert texts, "nothing was sent"
-        return next(word.strip(".") for word in texts[-1].split() if word.strip(".").isdigit())
+        return [
+            next(w.strip(".") for w in text.split() if w.strip(".").isdigit()) for text in texts
+        ]
+
+    def last_code(self) -> str:
+        """The newest code sent; email codes count as newer than SMS codes."""
+        codes = self.codes_sent()
+        assert codes, "nothing was sent"
+        return codes[-1]
 
     def items(self) -> list[dict[str, Any]]:
         client = boto3.client("dynamodb", region_name=REGION)

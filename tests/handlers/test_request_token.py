@@ -106,7 +106,7 @@ def test_request_refuses_sms_to_a_country_that_is_not_allowed(service: Service) 
     assert service.sms() == []
 
 
-@pytest.mark.parametrize("policy", [Policy(allowedCountryCodes=("*",))])
+@pytest.mark.parametrize("policy", [Policy(allowed_country_codes=("*",))])
 def test_request_sends_anywhere_when_all_countries_are_allowed(service: Service) -> None:
     assert service.request(destination="+447911123456").status == 202
 
