@@ -1,0 +1,116 @@
+"""A CloudWatch dashboard of the figures the alarms watch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from .alarms import CHANNELS
+from .api import STAGE_NAME, ServiceApi
+from .functions import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, RouteFunction
+from .iam import AwsContext
+from .naming import physical_name
+
+OTP_METRICS = (
+    "CodeSent",
+    "DeliveryFailed",
+    "CodeVerified",
+    "VerifyFailed",
+    "LockedOut",
+    "RateLimited",
+    "InvalidRequest",
+    "CodeCanceled",
+    "DependencyUnavailable",
+)
+"""The handlers' EMF metrics."""
+
+
+def create_dashboard(
+    name: str,
+    aws_context: AwsContext,
+    functions: list[RouteFunction],
+    table: aws.dynamodb.Table,
+    api: ServiceApi,
+    parent: pulumi.Resource,
+) -> aws.cloudwatch.Dashboard:
+    """One row each for the API, the functions, the table, the OTP outcomes and SMS."""
+
+    def widget(title: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": aws_context.region,
+                "stat": stat,
+                "period": 300,
+                "view": "timeSeries",
+                "metrics": metrics,
+            },
+        }
+
+    api_dims = ["ApiName", api.rest_api.name, "Stage", STAGE_NAME]
+    function_names = [(rf.route.path, rf.function.name) for rf in functions]
+    widgets = [
+        widget(
+            "API requests and errors",
+            [["AWS/ApiGateway", metric, *api_dims] for metric in ("Count", "4XXError", "5XXError")],
+        ),
+        widget("API latency p99 (ms)", [["AWS/ApiGateway", "Latency", *api_dims]], stat="p99"),
+        widget(
+            "Function errors and throttles",
+            [
+                ["AWS/Lambda", metric, "FunctionName", function_name, {"label": f"{path} {metric}"}]
+                for path, function_name in function_names
+                for metric in ("Errors", "Throttles")
+            ],
+        ),
+        widget(
+            "Function duration p99 (ms)",
+            [
+                ["AWS/Lambda", "Duration", "FunctionName", function_name, {"label": path}]
+                for path, function_name in function_names
+            ],
+            stat="p99",
+        ),
+        widget(
+            "Table throttles and system errors",
+            [
+                ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table.name],
+                ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table.name],
+                *[
+                    ["AWS/DynamoDB", "SystemErrors", "TableName", table.name, "Operation", op]
+                    for op in ("GetItem", "UpdateItem", "TransactWriteItems")
+                ],
+            ],
+        ),
+        widget(
+            "OTP outcomes",
+            [
+                [METRICS_NAMESPACE, metric, "service", POWERTOOLS_SERVICE_NAME, "channel", channel]
+                for metric in OTP_METRICS
+                for channel in CHANNELS
+            ],
+        ),
+        widget(
+            "SMS delivery",
+            [
+                ["AWS/SNS", "NumberOfNotificationsDelivered", "PhoneNumber", "PhoneNumber"],
+                ["AWS/SNS", "NumberOfNotificationsFailed", "PhoneNumber", "PhoneNumber"],
+            ],
+        ),
+        widget(
+            "SMS spend this month (USD)",
+            [["AWS/SNS", "SMSMonthToDateSpentUSD"]],
+            stat="Maximum",
+        ),
+    ]
+    return aws.cloudwatch.Dashboard(
+        f"{name}-dashboard",
+        dashboard_name=physical_name(name, max_length=255),
+        dashboard_body=pulumi.Output.json_dumps({"widgets": widgets}),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -1,0 +1,109 @@
+"""The service's KMS keys: one that encrypts everything at rest, one that MACs the codes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from .iam import AwsContext, Statement, allow, policy_document
+
+KEY_DELETION_WINDOW_DAYS = 30
+"""Longest window AWS allows, so a mistaken delete can still be cancelled."""
+
+
+@dataclass(frozen=True)
+class ServiceKeys:
+    """The encryption key (table, logs, topic, function environment) and the code-MAC key."""
+
+    encryption_key: aws.kms.Key
+    mac_key: aws.kms.Key
+
+
+def create_keys(name: str, aws_context: AwsContext, parent: pulumi.Resource) -> ServiceKeys:
+    """Create both keys with their aliases and key policies."""
+    options = pulumi.ResourceOptions(parent=parent)
+    encryption_key = aws.kms.Key(
+        f"{name}-key",
+        description=f"OtpService {name}: encrypts the table, logs, alarm topic and environment",
+        enable_key_rotation=True,
+        deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+        policy=policy_document(_encryption_key_policy(aws_context)),
+        opts=options,
+    )
+    aws.kms.Alias(
+        f"{name}-key-alias",
+        name_prefix=f"alias/{_alias_safe(name)}-key-",
+        target_key_id=encryption_key.key_id,
+        opts=options,
+    )
+    # AWS rotates only symmetric encryption keys; an HMAC key is rotated by replacing it.
+    mac_key = aws.kms.Key(
+        f"{name}-mac-key",
+        description=f"OtpService {name}: derives the subkey that MACs codes and destinations",
+        key_usage="GENERATE_VERIFY_MAC",
+        customer_master_key_spec="HMAC_256",
+        deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+        policy=policy_document([_account_administers(aws_context)]),
+        opts=options,
+    )
+    aws.kms.Alias(
+        f"{name}-mac-key-alias",
+        name_prefix=f"alias/{_alias_safe(name)}-mac-",
+        target_key_id=mac_key.key_id,
+        opts=options,
+    )
+    return ServiceKeys(encryption_key=encryption_key, mac_key=mac_key)
+
+
+def _account_administers(aws_context: AwsContext) -> Statement:
+    """The default key-policy statement: the account's IAM policies decide who uses the key.
+
+    Without it the key could become unmanageable; it grants nothing by itself, and every role
+    this component creates is given only the exact KMS actions it calls.
+    """
+    return {
+        "Sid": "AccountIamPoliciesDecide",
+        "Effect": "Allow",
+        "Principal": {"AWS": aws_context.arn("iam", "root", region=False)},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def _encryption_key_policy(aws_context: AwsContext) -> list[Statement]:
+    """Account administration plus the two AWS services that encrypt with the key themselves."""
+    logs_for_this_account = {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": aws_context.arn("logs", "log-group:*"),
+        }
+    }
+    logs = allow(
+        "CloudWatchLogsEncryptsThisAccountsLogGroups",
+        [
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+            "kms:GenerateDataKeyWithoutPlaintext",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+        ],
+        ["*"],
+        logs_for_this_account,
+    )
+    logs["Principal"] = {"Service": aws_context.service_principal("logs", regional=True)}
+    alarms = allow(
+        "CloudWatchAlarmsPublishToTheEncryptedTopic",
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        ["*"],
+        {"StringEquals": {"aws:SourceAccount": aws_context.account_id}},
+    )
+    alarms["Principal"] = {"Service": aws_context.service_principal("cloudwatch")}
+    return [_account_administers(aws_context), logs, alarms]
+
+
+def _alias_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9/_-]", "-", name)

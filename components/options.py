@@ -1,0 +1,252 @@
+"""The component's arguments, their defaults, and their validation into plain settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, NotRequired, TypedDict
+
+import pulumi
+from annotated_types import Ge, Le, MaxLen, MinLen
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..handlers.settings import Policy
+
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+"""The retention periods CloudWatch Logs accepts."""
+
+DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+"""The Powertools v3 layer version its docs list (aws-powertools/powertools-lambda-python#7757)."""
+
+
+class AuthMode(StrEnum):
+    """How callers of the API authenticate."""
+
+    IAM = "iam"
+    """Every route needs a SigV4 signature from a principal allowed `execute-api:Invoke`."""
+    API_KEY = "apiKey"
+    """Every route needs an `x-api-key` header from the usage plan's key."""
+
+
+class OtpServiceArgs(TypedDict):
+    """Arguments of `OtpService`; every key is optional and named in camelCase in config and schema.
+
+    Values are plain, not `Input`s, where the component must read them while it is being built:
+    to validate them (with the key named in the error) or to decide which resources exist.
+    """
+
+    code_length: NotRequired[int]
+    """Digits per code, 6-10."""
+    code_ttl_seconds: NotRequired[int]
+    """Code lifetime in seconds, 30-600."""
+    max_verify_attempts: NotRequired[int]
+    """Failed verifications per user before the pending code is burned, 1-10."""
+    resend_cooldown_seconds: NotRequired[int]
+    """Minimum gap in seconds between two sends to one user."""
+    max_sends_per_window: NotRequired[int]
+    """Sends per user and per destination within `send_window_seconds`."""
+    send_window_seconds: NotRequired[int]
+    """Window in seconds for the send limit and the failed-attempt count."""
+    allowed_country_codes: NotRequired[list[str]]
+    """Calling codes SMS may go to; `["*"]` allows all."""
+    brand_name: NotRequired[str]
+    """Name shown in the SMS and email text, 1-40 characters."""
+    email_sender: NotRequired[str]
+    """Verified SES sender address; without it the email channel is off and SES is not granted."""
+    sms_sender_id: NotRequired[str]
+    """Alphanumeric SMS sender ID (1-11 characters) where the destination country supports it."""
+    auth_mode: NotRequired[AuthMode]
+    """Caller authorization: IAM (SigV4, the default) or an API key with a usage plan."""
+    throttle_rate_limit: NotRequired[float]
+    """Stage-wide steady-state request rate per second."""
+    throttle_burst_limit: NotRequired[int]
+    """Stage-wide burst of requests."""
+    api_key_quota_per_day: NotRequired[int]
+    """Requests per day for the API key's usage plan (API-key mode only)."""
+    waf_enabled: NotRequired[bool]
+    """Attach a WAFv2 web ACL with a per-IP rate-based rule to the stage."""
+    waf_rate_limit_per_ip: NotRequired[int]
+    """Requests per IP in five minutes before WAF blocks that IP."""
+    log_retention_days: NotRequired[int]
+    """Retention of every log group, one of the values CloudWatch Logs accepts."""
+    deletion_protection: NotRequired[bool]
+    """DynamoDB deletion protection."""
+    alarm_email: NotRequired[pulumi.Input[str]]
+    """Address subscribed to the alarm topic (it must confirm the subscription)."""
+    sms_monthly_spend_limit_usd: NotRequired[int]
+    """The account's monthly SMS spend limit in USD; the spend alarm fires at 80 % of it."""
+    manage_sms_preferences: NotRequired[bool]
+    """Set the account-wide SMS preferences (spend limit, Transactional, delivery-status logs)."""
+    manage_api_gateway_account: NotRequired[bool]
+    """Set the account-wide API Gateway CloudWatch role that access logging needs."""
+    lockout_alarm_threshold: NotRequired[int]
+    """Lockouts in five minutes that raise the possible-attack alarm."""
+    memory_size_mb: NotRequired[int]
+    """Memory of each function in MB."""
+    powertools_layer_version: NotRequired[int]
+    """Version of the public Powertools for AWS Lambda (Python) v3 layer (python3.12, arm64)."""
+
+
+class InfrastructureOptions(BaseModel):
+    """The infrastructure options, with the defaults and ranges the component enforces."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    brand_name: Annotated[str, Field(alias="brandName", min_length=1, max_length=40)] = "OTP"
+    email_sender: Annotated[str | None, Field(alias="emailSender")] = None
+    sms_sender_id: Annotated[str | None, Field(alias="smsSenderId")] = None
+    auth_mode: Annotated[AuthMode, Field(alias="authMode")] = AuthMode.IAM
+    throttle_rate_limit: Annotated[float, Field(alias="throttleRateLimit", ge=0.1, le=10000)] = 10.0
+    throttle_burst_limit: Annotated[int, Field(alias="throttleBurstLimit", ge=1, le=5000)] = 20
+    api_key_quota_per_day: Annotated[
+        int, Field(alias="apiKeyQuotaPerDay", ge=1, le=100_000_000)
+    ] = 10_000
+    waf_enabled: Annotated[bool, Field(alias="wafEnabled")] = False
+    waf_rate_limit_per_ip: Annotated[
+        int, Field(alias="wafRateLimitPerIp", ge=10, le=2_000_000_000)
+    ] = 300
+    log_retention_days: Annotated[int, Field(alias="logRetentionDays")] = 30
+    deletion_protection: Annotated[bool, Field(alias="deletionProtection")] = True
+    sms_monthly_spend_limit_usd: Annotated[
+        int, Field(alias="smsMonthlySpendLimitUsd", ge=1, le=1_000_000)
+    ] = 1
+    manage_sms_preferences: Annotated[bool, Field(alias="manageSmsPreferences")] = False
+    manage_api_gateway_account: Annotated[bool, Field(alias="manageApiGatewayAccount")] = False
+    lockout_alarm_threshold: Annotated[
+        int, Field(alias="lockoutAlarmThreshold", ge=1, le=100_000)
+    ] = 10
+    memory_size_mb: Annotated[int, Field(alias="memorySizeMb", ge=128, le=10240)] = 256
+    powertools_layer_version: Annotated[int, Field(alias="powertoolsLayerVersion", ge=1)] = (
+        DEFAULT_POWERTOOLS_LAYER_VERSION
+    )
+
+    @field_validator("email_sender")
+    @classmethod
+    def _email_address(cls, sender: str | None) -> str | None:
+        if sender is not None and not is_email_address(sender):
+            raise ValueError("must be an email address (a verified SES identity)")
+        return sender
+
+    @field_validator("sms_sender_id")
+    @classmethod
+    def _sender_id(cls, sender_id: str | None) -> str | None:
+        if sender_id is not None and not re.fullmatch(
+            r"(?=.*[A-Za-z])[A-Za-z0-9]{1,11}", sender_id
+        ):
+            raise ValueError("must be 1-11 letters or digits, at least one of them a letter")
+        return sender_id
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _known_retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError("must be one of " + ", ".join(str(d) for d in LOG_RETENTION_DAYS))
+        return days
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """Validated arguments: the OTP policy the handlers enforce and the infrastructure options."""
+
+    policy: Policy
+    infrastructure: InfrastructureOptions
+    alarm_email: pulumi.Input[str] | None
+
+
+class InvalidArgumentError(ValueError):
+    """An argument (or stack config key) is outside what the service accepts."""
+
+
+def is_email_address(text: str) -> bool:
+    """A light syntax check; SES and SNS verify the address for real."""
+    return re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text) is not None
+
+
+def camel_case(snake: str) -> str:
+    """`code_ttl_seconds` -> `codeTtlSeconds`, the name used in config and the package schema."""
+    head, *rest = snake.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def argument_names() -> frozenset[str]:
+    """Every argument's camelCase name: the policy keys and the infrastructure options."""
+    return frozenset(
+        [field.alias or name for name, field in Policy.model_fields.items()]
+        + [field.alias or name for name, field in InfrastructureOptions.model_fields.items()]
+        + ["alarmEmail"]
+    )
+
+
+def resolve_options(args: OtpServiceArgs) -> ServiceOptions:
+    """Validate `args`, raising `InvalidArgumentError` that names the key and its allowed range."""
+    by_name: dict[str, Any] = {camel_case(key): value for key, value in args.items()}
+    alarm_email = by_name.pop("alarmEmail", None)
+    policy_keys = {field.alias for field in Policy.model_fields.values()}
+    policy_input = {key: value for key, value in by_name.items() if key in policy_keys}
+    infrastructure_input = {key: value for key, value in by_name.items() if key not in policy_keys}
+    try:
+        policy = Policy.model_validate(policy_input)
+    except ValidationError as error:
+        raise InvalidArgumentError(_explain(error, Policy)) from None
+    try:
+        infrastructure = InfrastructureOptions.model_validate(infrastructure_input)
+    except ValidationError as error:
+        raise InvalidArgumentError(_explain(error, InfrastructureOptions)) from None
+    if isinstance(alarm_email, str) and not is_email_address(alarm_email):
+        raise InvalidArgumentError(f"alarmEmail must be an email address, got {alarm_email!r}")
+    return ServiceOptions(policy=policy, infrastructure=infrastructure, alarm_email=alarm_email)
+
+
+_RANGE_ERRORS = frozenset(
+    {"greater_than_equal", "less_than_equal", "too_short", "too_long", "int_from_float"}
+)
+
+
+def _explain(error: ValidationError, model: type[BaseModel]) -> str:
+    """One clause per bad key: its name, what it allows, and the value it got."""
+    clauses = []
+    for detail in error.errors():
+        key = str(detail["loc"][0]) if detail["loc"] else "?"
+        reason = str(detail["msg"]).removeprefix("Value error, ")
+        allowed = _allowed_range(model, key)
+        if detail["type"] == "extra_forbidden":
+            clauses.append(f"{key} is not a known argument")
+            continue
+        if detail["type"] == "value_error" or allowed is None:
+            text = f"{key}: {reason}"
+        elif detail["type"] in _RANGE_ERRORS:
+            text = f"{key} must be {allowed}"
+        else:
+            text = f"{key} must be {allowed} ({reason})"
+        clauses.append(f"{text}, got {detail['input']!r}")
+    return "; ".join(clauses)
+
+
+def _allowed_range(model: type[BaseModel], alias: str) -> str | None:
+    """The range a numeric or sized field declares, as prose (`between 6 and 10`)."""
+    for name, field in model.model_fields.items():
+        if (field.alias or name) != alias:
+            continue
+        bounds: dict[str, object] = {}
+        for constraint in field.metadata:
+            if isinstance(constraint, Ge):
+                bounds["low"] = constraint.ge
+            elif isinstance(constraint, Le):
+                bounds["high"] = constraint.le
+            elif isinstance(constraint, MinLen):
+                bounds["min_items"] = constraint.min_length
+            elif isinstance(constraint, MaxLen):
+                bounds["max_items"] = constraint.max_length
+        if "min_items" in bounds and "max_items" in bounds:
+            return f"a list of {bounds['min_items']} to {bounds['max_items']} entries"
+        if "low" in bounds and "high" in bounds:
+            return f"between {bounds['low']} and {bounds['high']}"
+        if "low" in bounds:
+            return f"at least {bounds['low']}"
+        if "high" in bounds:
+            return f"at most {bounds['high']}"
+    return None

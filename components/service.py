@@ -1,0 +1,85 @@
+"""`OtpService`: the whole one-time-passcode service as one Pulumi component."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+
+from .alarms import create_alarm_topic, create_alarms
+from .api import create_api
+from .dashboard import create_dashboard
+from .functions import CANCEL_TOKEN, REQUEST_TOKEN, VERIFY_TOKEN, create_functions
+from .iam import AwsContext
+from .keys import create_keys
+from .options import OtpServiceArgs, resolve_options
+from .packaging import default_build_directory
+from .sms import create_sms_preferences
+from .storage import create_table
+
+
+class OtpService(pulumi.ComponentResource):
+    """An OTP API: request, verify and cancel codes sent by SMS or email, secure by default."""
+
+    api_url: pulumi.Output[str]
+    """Base URL of the API stage; the routes are `POST {api_url}/request-token` and so on."""
+    table_name: pulumi.Output[str]
+    """Name of the DynamoDB table holding pending codes and counters."""
+    table_arn: pulumi.Output[str]
+    """ARN of the DynamoDB table."""
+    alarm_topic_arn: pulumi.Output[str]
+    """ARN of the SNS topic every alarm notifies; subscribe on-call tooling to it."""
+    request_token_function_name: pulumi.Output[str]
+    """Name of the function behind `POST /request-token`."""
+    verify_token_function_name: pulumi.Output[str]
+    """Name of the function behind `POST /verify-token`."""
+    cancel_token_function_name: pulumi.Output[str]
+    """Name of the function behind `POST /cancel-token`."""
+    invoke_policy_arn: pulumi.Output[str]
+    """Managed policy granting `execute-api:Invoke` on the routes; attach it to a caller's role."""
+    api_key_id: pulumi.Output[Optional[str]]  # noqa: UP045 - the package schema reads this form
+    """ID of the usage plan's API key in API-key mode (read its value with the AWS CLI)."""
+
+    def __init__(
+        self, name: str, args: OtpServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("otp:index:OtpService", name, None, opts)
+        options = resolve_options(args)
+        aws_context = AwsContext.lookup(self)
+        keys = create_keys(name, aws_context, self)
+        table = create_table(
+            name, keys.encryption_key, options.infrastructure.deletion_protection, self
+        )
+        functions = create_functions(
+            name, options, aws_context, keys, table, default_build_directory(), self
+        )
+        api = create_api(name, options, aws_context, keys, functions, self)
+        topic = create_alarm_topic(name, options, keys, self)
+        create_alarms(name, options, topic, functions, table, api, self)
+        create_dashboard(name, aws_context, functions, table, api, self)
+        if options.infrastructure.manage_sms_preferences:
+            create_sms_preferences(name, options, aws_context, keys, self)
+
+        by_route = {route_function.route: route_function.function for route_function in functions}
+        self.api_url = api.stage.invoke_url
+        self.table_name = table.name
+        self.table_arn = table.arn
+        self.alarm_topic_arn = topic.arn
+        self.request_token_function_name = by_route[REQUEST_TOKEN].name
+        self.verify_token_function_name = by_route[VERIFY_TOKEN].name
+        self.cancel_token_function_name = by_route[CANCEL_TOKEN].name
+        self.invoke_policy_arn = api.invoke_policy.arn
+        self.api_key_id = pulumi.Output.from_input(api.api_key.id if api.api_key else None)
+        self.register_outputs(
+            {
+                "api_url": self.api_url,
+                "table_name": self.table_name,
+                "table_arn": self.table_arn,
+                "alarm_topic_arn": self.alarm_topic_arn,
+                "request_token_function_name": self.request_token_function_name,
+                "verify_token_function_name": self.verify_token_function_name,
+                "cancel_token_function_name": self.cancel_token_function_name,
+                "invoke_policy_arn": self.invoke_policy_arn,
+                "api_key_id": self.api_key_id,
+            }
+        )
