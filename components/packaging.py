@@ -48,9 +48,9 @@ def handlers_source_directory() -> Path:
     return Path(handlers.__file__).resolve().parent
 
 
-def build_code_archive(build_directory: Path) -> Path:
+def build_code_archive(build_directory: Path, source: Path | None = None) -> Path:
     """Zip the handler modules under `handlers/` (sources only, no tests) and return its path."""
-    source = handlers_source_directory()
+    source = source or handlers_source_directory()
     entries = {
         f"handlers/{path.relative_to(source).as_posix()}": path
         for path in _files_under(source, skipped=_NOT_CODE)

@@ -1,0 +1,169 @@
+"""Stack configuration: the schema in Pulumi.yaml, validation errors, dev versus prod."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+import yaml
+
+from otp_service.components.iam import parse_policy
+from otp_service.components.options import (
+    InfrastructureOptions,
+    InvalidArgumentError,
+    argument_names,
+)
+from otp_service.handlers.settings import Policy
+from tests.infra.conftest import PROJECT, PROJECT_ROOT, Recording, RunProgram
+
+
+def test_pulumi_yaml_declares_every_argument_and_no_other_key() -> None:
+    assert set(PROJECT["config"]) == argument_names()
+
+
+def test_pulumi_yaml_defaults_match_the_component_defaults() -> None:
+    defaults = {key: spec["default"] for key, spec in PROJECT["config"].items()}
+    for name, field in Policy.model_fields.items():
+        expected = field.default
+        assert defaults[field.alias or name] == (
+            list(expected) if isinstance(expected, tuple) else expected
+        )
+    for name, field in InfrastructureOptions.model_fields.items():
+        expected = field.default if field.default is not None else ""
+        assert defaults[field.alias or name] == expected, name
+    assert defaults["alarmEmail"] == ""
+
+
+def test_every_stack_file_sets_only_declared_keys() -> None:
+    for stack in ("dev", "prod"):
+        config = yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        project_keys = {key.split(":", 1)[1] for key in config if key.startswith("otp-service:")}
+        assert project_keys <= argument_names(), stack
+        assert config["aws:region"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("codeLength", 4, "codeLength must be between 6 and 10"),
+        ("codeTtlSeconds", 900, "codeTtlSeconds must be between 30 and 600"),
+        ("maxVerifyAttempts", 0, "maxVerifyAttempts must be between 1 and 10"),
+        ("allowedCountryCodes", ["1", "+44"], "allowedCountryCodes: each entry must be"),
+        ("logRetentionDays", 10, "logRetentionDays: must be one of 1, 3, 5, 7"),
+        ("throttleBurstLimit", 0, "throttleBurstLimit must be between 1 and 5000"),
+        ("smsSenderId", "way-too-long-id", "smsSenderId: must be 1-11 letters or digits"),
+        ("emailSender", "not-an-address", "emailSender: must be an email address"),
+        ("authMode", "anonymous", "authMode must be 'iam' or 'apiKey'"),
+    ],
+)
+def test_invalid_config_fails_naming_the_key_and_its_range(
+    run_stack: RunProgram, key: str, value: object, expected: str
+) -> None:
+    @pulumi.runtime.test
+    def deploy() -> pulumi.Output[Recording]:
+        return run_stack("dev", **{key: value}).settled()
+
+    with pytest.raises(InvalidArgumentError, match=expected):
+        deploy()
+
+
+def test_a_mistyped_config_value_names_the_key(run_stack: RunProgram) -> None:
+    @pulumi.runtime.test
+    def deploy() -> pulumi.Output[Recording]:
+        return run_stack("dev", codeLength="six").settled()
+
+    with pytest.raises(pulumi.ConfigTypeError, match="codeLength"):
+        deploy()
+
+
+@pulumi.runtime.test
+def test_prod_is_hardened_where_dev_is_not(run_stack: RunProgram) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        table = recording.one("aws:dynamodb/table:Table").inputs
+        assert table["deletionProtectionEnabled"] is True
+        groups = recording.of_type("aws:cloudwatch/logGroup:LogGroup")
+        assert {group.inputs["retentionInDays"] for group in groups} == {365}
+        acl = recording.one("aws:wafv2/webAcl:WebAcl").inputs
+        rule = acl["rules"][0]["statement"]["rateBasedStatement"]
+        assert (rule["limit"], rule["aggregateKeyType"]) == (100, "IP")
+        association = recording.one("aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+        assert association["resourceArn"].endswith("/stages/v1")
+        settings = recording.one("aws:apigateway/methodSettings:MethodSettings").inputs
+        assert settings["settings"]["throttlingRateLimit"] == 50
+        subscription = recording.one("aws:sns/topicSubscription:TopicSubscription").inputs
+        assert (subscription["protocol"], subscription["endpoint"]) == (
+            "email",
+            "oncall@example.com",
+        )
+        spend = recording.named("otp-sms-spend-alarm").inputs
+        assert spend["threshold"] == 400
+        preferences = recording.one("aws:sns/smsPreferences:SmsPreferences").inputs
+        assert preferences["monthlySpendLimit"] == 500
+        assert preferences["defaultSmsType"] == "Transactional"
+        assert "otp-email-delivery-failed-alarm" in {r.name for r in recording.resources}
+
+    return run_stack("prod").settled().apply(check)
+
+
+@pulumi.runtime.test
+def test_prod_sends_email_only_from_the_configured_sender(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        statements = parse_policy(recording.named("otp-request-token-policy").inputs["policy"])
+        ses = [s for s in statements if s["Action"] == ["ses:SendEmail"]]
+        assert ses == [
+            {
+                "Sid": "SendEmailFromConfiguredSender",
+                "Effect": "Allow",
+                "Action": ["ses:SendEmail"],
+                "Resource": [
+                    "arn:aws:ses:us-east-1:123456789012:identity/no-reply@example.com",
+                    "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+                ],
+                "Condition": {"StringEquals": {"ses:FromAddress": "no-reply@example.com"}},
+            }
+        ]
+        environment = recording.named("otp-request-token-fn").inputs["environment"]["variables"]
+        assert environment["OTP_EMAIL_SENDER"] == "no-reply@example.com"
+        assert environment["OTP_SMS_SENDER_ID"] == "Example"
+        assert Policy.model_validate_json(environment["OTP_POLICY"]).max_verify_attempts == 3
+
+    return run_stack("prod").settled().apply(check)
+
+
+@pulumi.runtime.test
+def test_sms_delivery_logging_role_writes_only_the_sns_sms_log_groups(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        statements = parse_policy(
+            recording.named("otp-sms-delivery-status-policy").inputs["policy"]
+        )
+        resources = [r for s in statements for r in s["Resource"]]
+        assert resources
+        assert all(
+            r.startswith(
+                "arn:aws:logs:us-east-1:123456789012:log-group:"
+                "sns/us-east-1/123456789012/DirectPublishToPhoneNumber"
+            )
+            for r in resources
+        ), resources
+
+    return run_stack("prod").settled().apply(check)
+
+
+@pulumi.runtime.test
+def test_api_key_mode_requires_a_key_on_every_route_with_a_throttled_plan(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        for method in recording.of_type("aws:apigateway/method:Method"):
+            assert method.inputs["apiKeyRequired"] is True, method.name
+        plan = recording.one("aws:apigateway/usagePlan:UsagePlan").inputs
+        assert plan["throttleSettings"] == {"burstLimit": 10, "rateLimit": 5}
+        assert plan["quotaSettings"] == {"limit": 10000, "period": "DAY"}
+        key = recording.one("aws:apigateway/apiKey:ApiKey")
+        plan_key = recording.one("aws:apigateway/usagePlanKey:UsagePlanKey").inputs
+        assert plan_key["keyId"] == f"{key.name}-id"
+
+    return run_stack("dev", authMode="apiKey").settled().apply(check)
