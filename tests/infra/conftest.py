@@ -7,7 +7,7 @@ import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 import pulumi
 import pytest
@@ -16,11 +16,18 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.stack import wait_for_rpcs
 
+P = ParamSpec("P")
+T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROJECT = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
 PROJECT_NAME: str = PROJECT["name"]
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+
+
+def pulumi_test(test: Callable[P, pulumi.Output[T]]) -> Callable[P, None]:
+    """`pulumi.runtime.test` with types: runs the test and awaits the `Output` it returns."""
+    return cast("Callable[P, None]", pulumi.runtime.test(test))  # type: ignore[no-untyped-call]
 
 
 def pytest_configure(config: pytest.Config) -> None:

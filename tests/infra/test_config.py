@@ -13,7 +13,7 @@ from otp_service.components.options import (
     argument_names,
 )
 from otp_service.handlers.settings import Policy
-from tests.infra.conftest import PROJECT, PROJECT_ROOT, Recording, RunProgram
+from tests.infra.conftest import PROJECT, PROJECT_ROOT, Recording, RunProgram, pulumi_test
 
 
 def test_pulumi_yaml_declares_every_argument_and_no_other_key() -> None:
@@ -58,7 +58,7 @@ def test_every_stack_file_sets_only_declared_keys() -> None:
 def test_invalid_config_fails_naming_the_key_and_its_range(
     run_stack: RunProgram, key: str, value: object, expected: str
 ) -> None:
-    @pulumi.runtime.test
+    @pulumi_test
     def deploy() -> pulumi.Output[Recording]:
         return run_stack("dev", **{key: value}).settled()
 
@@ -67,7 +67,7 @@ def test_invalid_config_fails_naming_the_key_and_its_range(
 
 
 def test_a_mistyped_config_value_names_the_key(run_stack: RunProgram) -> None:
-    @pulumi.runtime.test
+    @pulumi_test
     def deploy() -> pulumi.Output[Recording]:
         return run_stack("dev", codeLength="six").settled()
 
@@ -75,7 +75,7 @@ def test_a_mistyped_config_value_names_the_key(run_stack: RunProgram) -> None:
         deploy()
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_prod_is_hardened_where_dev_is_not(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         table = recording.one("aws:dynamodb/table:Table").inputs
@@ -104,7 +104,7 @@ def test_prod_is_hardened_where_dev_is_not(run_stack: RunProgram) -> pulumi.Outp
     return run_stack("prod").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_prod_sends_email_only_from_the_configured_sender(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -131,7 +131,7 @@ def test_prod_sends_email_only_from_the_configured_sender(
     return run_stack("prod").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_sms_delivery_logging_role_writes_only_the_sns_sms_log_groups(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -152,7 +152,7 @@ def test_sms_delivery_logging_role_writes_only_the_sns_sms_log_groups(
     return run_stack("prod").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_api_key_mode_requires_a_key_on_every_route_with_a_throttled_plan(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:

@@ -10,7 +10,7 @@ import pulumi
 from otp_service.components.iam import parse_policy
 from otp_service.handlers.settings import Policy, Settings
 from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
-from tests.infra.conftest import RecordedResource, Recording, RunProgram
+from tests.infra.conftest import RecordedResource, Recording, RunProgram, pulumi_test
 
 COMPONENT = "otp:index:OtpService"
 DOCUMENTED_WILDCARDS = {
@@ -42,7 +42,7 @@ def allowed_actions(statements: list[dict[str, Any]]) -> set[str]:
     return {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_everything_at_rest_is_encrypted_with_the_service_key(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -60,7 +60,7 @@ def test_everything_at_rest_is_encrypted_with_the_service_key(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_service_key_rotates_and_mac_key_is_an_hmac_key(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -78,7 +78,7 @@ def test_service_key_rotates_and_mac_key_is_an_hmac_key(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_no_iam_wildcard_beyond_the_documented_ones(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         wildcards = set()
@@ -96,7 +96,7 @@ def test_no_iam_wildcard_beyond_the_documented_ones(run_stack: RunProgram) -> pu
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_sms_publish_is_denied_for_every_topic(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         statements = role_statements(recording)["otp-request-token-policy"]
@@ -113,7 +113,7 @@ def test_sms_publish_is_denied_for_every_topic(run_stack: RunProgram) -> pulumi.
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_each_role_holds_exactly_the_actions_its_handler_calls(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -146,7 +146,7 @@ def test_each_role_holds_exactly_the_actions_its_handler_calls(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_roles_reach_only_their_own_table_keys_and_log_group(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -170,7 +170,7 @@ def test_roles_reach_only_their_own_table_keys_and_log_group(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         alarms = {
@@ -200,7 +200,7 @@ def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulum
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_every_alarm_notifies_the_alarm_topic(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         topic_arn = (
@@ -213,7 +213,7 @@ def test_every_alarm_notifies_the_alarm_topic(run_stack: RunProgram) -> pulumi.O
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_sms_spend_alarm_fires_before_the_configured_limit(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -231,7 +231,7 @@ def test_sms_spend_alarm_fires_before_the_configured_limit(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_every_route_requires_sigv4_and_targets_its_function(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -258,7 +258,7 @@ def test_every_route_requires_sigv4_and_targets_its_function(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_stage_is_throttled_traced_and_access_logged(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         settings = recording.one("aws:apigateway/methodSettings:MethodSettings").inputs
@@ -275,7 +275,7 @@ def test_stage_is_throttled_traced_and_access_logged(run_stack: RunProgram) -> p
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_log_groups_keep_logs_for_the_configured_days(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         for group in recording.of_type("aws:cloudwatch/logGroup:LogGroup"):
@@ -287,7 +287,7 @@ def test_log_groups_keep_logs_for_the_configured_days(run_stack: RunProgram) -> 
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_table_uses_the_handlers_key_schema_ttl_and_pitr(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -304,7 +304,7 @@ def test_table_uses_the_handlers_key_schema_ttl_and_pitr(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_every_child_is_parented_to_the_component(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         component = recording.one(COMPONENT)
@@ -317,7 +317,7 @@ def test_every_child_is_parented_to_the_component(run_stack: RunProgram) -> pulu
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_functions_run_python312_on_arm64_with_both_layers(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -342,7 +342,7 @@ def test_functions_run_python312_on_arm64_with_both_layers(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_each_function_gets_only_the_environment_it_reads(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
@@ -372,7 +372,7 @@ def test_each_function_gets_only_the_environment_it_reads(
     return run_stack("dev").settled().apply(check)
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_stack_exports_what_a_consumer_needs(run_stack: RunProgram) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         assert set(recording.stack_outputs) == {

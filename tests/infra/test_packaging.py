@@ -14,7 +14,7 @@ from otp_service.components.packaging import (
     build_dependency_layer,
     handlers_source_directory,
 )
-from tests.infra.conftest import PROJECT_ROOT, Recording, RunProgram
+from tests.infra.conftest import PROJECT_ROOT, Recording, RunProgram, pulumi_test
 
 LAYER_CACHE = PROJECT_ROOT / "build" / "otp-service"
 
@@ -69,7 +69,7 @@ def test_dependency_layer_is_reused_when_its_recipe_is_unchanged() -> None:
     assert first.stat().st_mtime_ns == modified
 
 
-@pulumi.runtime.test
+@pulumi_test
 def test_functions_ship_the_code_archive_and_not_the_dependencies(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
