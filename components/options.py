@@ -1,7 +1,5 @@
 """The component's arguments, their defaults, and their validation into plain settings."""
 
-from __future__ import annotations
-
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,7 +46,7 @@ class OtpServiceArgs(TypedDict):
     resend_cooldown_seconds: NotRequired[int]
     """Minimum gap in seconds between two sends to one user."""
     max_sends_per_window: NotRequired[int]
-    """Sends per user and per destination within `send_window_seconds`."""
+    """Sends per user and per destination within the send window."""
     send_window_seconds: NotRequired[int]
     """Window in seconds for the send limit and the failed-attempt count."""
     allowed_country_codes: NotRequired[list[str]]

@@ -1,6 +1,8 @@
-"""`OtpService`: the whole one-time-passcode service as one Pulumi component."""
+"""`OtpService`: the whole one-time-passcode service as one Pulumi component.
 
-from __future__ import annotations
+Annotations here and in `options.py` stay real objects (no `from __future__ import annotations`):
+the package host reads them at run time to derive the schema.
+"""
 
 from typing import Optional
 

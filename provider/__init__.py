@@ -1,0 +1,1 @@
+"""The `otp` component package host (see PulumiPlugin.yaml)."""
