@@ -100,7 +100,7 @@ def request_token(rt: Runtime, body: RequestTokenBody, idempotency_key: str | No
         _release(rt, pending, limits, key_digest)
         raise
     count("CodeSent", body.channel)
-    logger.info("code sent", extra={"channel": body.channel, "masked": masked})
+    logger.info("message sent", extra={"channel": body.channel, "masked": masked})
     return Answer(202, accepted)
 
 
@@ -123,7 +123,7 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
             )
     if channel is not None:
         count("CodeVerified", channel)
-        logger.info("code verified", extra={"channel": channel})
+        logger.info("verification approved", extra={"channel": channel})
         return Answer(200, {"status": "approved", "verified": True})
 
     channel = item.get("channel", {}).get("S", "unknown")
@@ -137,7 +137,9 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
     failed = rt.store.record_failed_attempt(body.user_id, limits)
     if failed.attempts < policy.max_verify_attempts:
         count("VerifyFailed", channel)
-        logger.info("code rejected", extra={"channel": channel, "attempts": failed.attempts})
+        logger.info(
+            "verification rejected", extra={"channel": channel, "attempts": failed.attempts}
+        )
         raise ApiError(400, "invalid_code", "The code is invalid.", top_level={"verified": False})
     cooldown_until = failed.cooldown_until
     if failed.attempts == policy.max_verify_attempts:
@@ -207,4 +209,4 @@ def _release(rt: Runtime, pending: PendingCode, limits: SendLimits, key_digest: 
     try:
         rt.store.release_send(pending, limits, key_digest)
     except Exception as error:  # noqa: BLE001 - the original failure is what the caller sees
-        logger.error("could not release an undelivered code", extra={"error": type(error).__name__})
+        logger.error("could not undo an undelivered send", extra={"error": type(error).__name__})

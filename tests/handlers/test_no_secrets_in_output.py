@@ -68,6 +68,6 @@ def _every_flow(service: Service, capfd: pytest.CaptureFixture[str], log: io.Str
         + output.err
         + "".join(str(r.body) + str(r.headers) for r in replies)
     )
-    assert "code sent" in written and "unexpected error" in written, "logs were not captured"
+    assert "message sent" in written and "unexpected error" in written, "logs were not captured"
     for secret in [PHONE, PHONE.lstrip("+"), EMAIL, EMAIL + "@", "+1415555019", *codes]:
         assert secret.strip(".") not in written
