@@ -19,6 +19,8 @@ M = TypeVar("M", bound="_Body")
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _MAX_EMAIL_LENGTH = 254
+# An unknown field is named back only when its name cannot be a code, phone number or address.
+_PLAIN_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z_-]{0,63}")
 
 
 class _Body(BaseModel):
@@ -65,13 +67,18 @@ def parse_body(model: type[M], body: dict[str, Any]) -> M:
     except ValidationError as error:
         raise invalid_request(
             *(
-                FieldError(
-                    ".".join(str(part) for part in issue["loc"]) or "body",
-                    _MESSAGES.get(issue["type"], "is invalid"),
-                )
+                _field_error(issue["loc"], issue["type"])
                 for issue in error.errors(include_input=False, include_url=False)
             )
         ) from None
+
+
+def _field_error(loc: tuple[int | str, ...], kind: str) -> FieldError:
+    """One issue; an unknown field's name is the caller's text, so it is named only if plain."""
+    name = ".".join(str(part) for part in loc)
+    if not _PLAIN_FIELD_NAME.fullmatch(name):
+        return FieldError("body", "has a field that is not known")
+    return FieldError(name, _MESSAGES.get(kind, "is invalid"))
 
 
 def parse_phone_number(destination: str) -> phonenumbers.PhoneNumber:
