@@ -6,7 +6,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,18 +33,34 @@ def proxy_event(
     method: str,
     path: str,
     *,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     body: bytes | None = None,
     query: Mapping[str, list[str]] | None = None,
     source_ip: str = "127.0.0.1",
     stage: str = "local",
     resource: str | None = None,
+    api_key: str | None = None,
+    binary_media_types: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The event API Gateway's Lambda proxy integration builds for one request."""
-    header_map = dict(headers or {})
-    multi_headers = {name: [value] for name, value in header_map.items()}
-    content_type = next((v for k, v in header_map.items() if k.lower() == "content-type"), "")
-    encoded, is_base64 = _body_for_lambda(body, content_type)
+    """The event API Gateway's Lambda proxy integration builds for one request.
+
+    `headers` keeps the caller's case and may repeat a name: `headers` then holds the last
+    value and `multiValueHeaders` all of them. With `binary_media_types` (the API's setting), a
+    body is base64-encoded exactly when its Content-Type matches one; without it, when the body
+    is not text.
+    """
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
+    header_map: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in pairs:
+        header_map[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    content_type = next((v for k, v in pairs if k.lower() == "content-type"), "")
+    user_agent = next((v for k, v in pairs if k.lower() == "user-agent"), None)
+    if binary_media_types is None:
+        encoded, is_base64 = _body_for_lambda(body, content_type)
+    else:
+        encoded, is_base64 = _body_as_configured(body, content_type, binary_media_types)
     query_map = dict(query or {})
     request_id = str(uuid.uuid4())
     return {
@@ -69,7 +85,17 @@ def proxy_event(
             "protocol": "HTTP/1.1",
             "accountId": "123456789012",
             "apiId": "local",
-            "identity": {"sourceIp": source_ip, "userAgent": header_map.get("User-Agent")},
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": user_agent,
+                "apiKey": api_key,
+                "apiKeyId": "local" if api_key else None,
+                "caller": None,
+                "user": None,
+                "userArn": None,
+                "accessKey": None,
+                "accountId": None,
+            },
         },
         "body": encoded,
         "isBase64Encoded": is_base64,
@@ -125,3 +151,20 @@ def _body_for_lambda(body: bytes | None, content_type: str) -> tuple[str | None,
         except UnicodeDecodeError:
             pass
     return base64.b64encode(body).decode("ascii"), True
+
+
+def _body_as_configured(
+    body: bytes | None, content_type: str, binary_media_types: Sequence[str]
+) -> tuple[str | None, bool]:
+    """API Gateway's rule: base64 for a binary media type, otherwise the bytes as text."""
+    if not body:
+        return None, False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    for pattern in binary_media_types:
+        wanted = pattern.lower()
+        family = wanted.removesuffix("*")
+        if wanted == media_type or (wanted.endswith("/*") and media_type.startswith(family)):
+            return base64.b64encode(body).decode("ascii"), True
+        if wanted == "*/*":
+            return base64.b64encode(body).decode("ascii"), True
+    return body.decode("utf-8", errors="replace"), False

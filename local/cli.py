@@ -1,0 +1,157 @@
+"""`otp-local`: the OTP service on loopback, derived from the stack program, against moto."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import boto3
+
+from .clock import LocalClock
+from .console import Console
+from .control import LocalControl
+from .emulator import Emulator, point_aws_at, start_emulator
+from .faults import FaultInjector
+from .functions import FunctionHost, export_shared_environment
+from .gateway import LocalGateway
+from .outbox import capture_deliveries
+from .provision import run_program
+from .routes import FunctionSpec, Gateway, gateway_of
+from .server import LocalServer, is_loopback
+from .stack_config import ConfigError, Project, find_project, parse_override, stack_config
+
+EMAIL_SENDER_VARIABLE = "OTP_EMAIL_SENDER"
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line API.md specifies."""
+    parser = argparse.ArgumentParser(
+        prog="otp-local",
+        description="Serve the OTP service on loopback, backed by an in-process AWS emulator.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=8080, help="port to bind (0: any free one)")
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read")
+    parser.add_argument(
+        "-c",
+        "--config",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, as `pulumi config set KEY VALUE` would (repeatable)",
+    )
+    parser.add_argument(
+        "--api-key", help="require this value in the x-api-key header of every contract route"
+    )
+    arguments = parser.parse_args(argv)
+    if not is_loopback(arguments.host):
+        parser.error(f"--host must be a loopback address such as 127.0.0.1, not {arguments.host}")
+    return arguments
+
+
+@dataclass
+class _Stop:
+    """Set by SIGINT or SIGTERM."""
+
+    event: threading.Event
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.event.set()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start everything, serve until SIGINT or SIGTERM, and stop cleanly (exit code 0)."""
+    arguments = parse_arguments(argv)
+    logging.basicConfig(level=logging.WARNING, format="otp-local: %(message)s")
+    stop = _Stop(threading.Event())
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    console = Console(sys.stdout)
+    try:
+        project = _project()
+        overrides = [parse_override(text) for text in arguments.overrides]
+        config = stack_config(project, arguments.stack, overrides)
+        server = LocalServer(arguments.host, arguments.port, console.request)
+    except (ConfigError, OSError) as error:
+        print(f"otp-local: {error}", file=sys.stderr)
+        return 2
+    emulator = start_emulator()
+    functions: FunctionHost | None = None
+    try:
+        functions, gateway = _start(project, arguments.stack, config, emulator, server, console)
+        server.serve_in_background(
+            LocalGateway(gateway, functions, arguments.api_key),
+            LocalControl(console.outbox, functions.clock, functions.faults),
+        )
+        console.ready(project.name, arguments.stack, gateway, emulator.url, server.url)
+        stop.event.wait()
+        console.line("otp-local: stopping")
+        server.shutdown()
+    except Exception as error:  # noqa: BLE001 - any startup failure ends the command with its cause
+        print(f"otp-local: could not start: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        server.server_close()
+        if functions is not None:
+            functions.close()
+        emulator.stop()
+    return 0
+
+
+def _project() -> Project:
+    """The project around the working directory, else the one this package is installed from."""
+    try:
+        return find_project(Path.cwd())
+    except ConfigError:
+        return find_project(Path(__file__).resolve().parent.parent)
+
+
+def _start(
+    project: Project,
+    stack: str,
+    config: dict[str, str],
+    emulator: Emulator,
+    server: LocalServer,
+    console: Console,
+) -> tuple[FunctionHost, Gateway]:
+    region = config.get("aws:region", "us-east-1")
+    point_aws_at(emulator, region)
+    # There is no CloudWatch here: EMF metric blobs would only bury the request lines.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    capture_deliveries(console.outbox)
+    deployment = run_program(project.program, project.name, stack, config, server.url)
+    gateway = gateway_of(deployment)
+    specs = list({route.function.name: route.function for route in gateway.routes}.values())
+    _verify_email_senders(specs, region)
+    export_shared_environment(specs)
+    host = FunctionHost(specs, LocalClock(), FaultInjector(), emulator.url, region)
+    return host, gateway
+
+
+def _verify_email_senders(specs: list[FunctionSpec], region: str) -> None:
+    """Verify each configured sender in SES, as its owner does once before the first deploy.
+
+    The program names the sender in the functions' environment but leaves verifying it to the
+    address's owner (a click in an email), so the local stack does that step for them.
+    """
+    senders = {
+        spec.environment[EMAIL_SENDER_VARIABLE]
+        for spec in specs
+        if spec.environment.get(EMAIL_SENDER_VARIABLE)
+    }
+    ses = boto3.session.Session(region_name=region).client("ses")
+    for sender in sorted(senders):
+        ses.verify_email_identity(EmailAddress=sender)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

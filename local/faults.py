@@ -1,0 +1,49 @@
+"""Local-only fault injection: make an AWS call fail the way the real service can.
+
+`POST /_local/faults` registers one; every later call of that operation by a function raises
+the error before it leaves the process, until `DELETE /_local/faults` clears them all.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+class FaultInjector:
+    """Operation (`sns.Publish`) -> the AWS error its next calls fail with."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def inject(self, operation: str, code: str, status: int) -> None:
+        """Fail every later call of `operation` with AWS error `code` and HTTP `status`."""
+        service, _, name = operation.partition(".")
+        if not service or not name:
+            raise ValueError("operation must look like 'sns.Publish'")
+        with self._lock:
+            self._faults[operation] = (code, status)
+
+    def clear(self) -> None:
+        """Let every call through again."""
+        with self._lock:
+            self._faults.clear()
+
+    def attach(self, session: Any) -> None:
+        """Check each call a boto3 session's clients make (clients created later included)."""
+        session.events.register("before-call", self._before_call)
+
+    def _before_call(self, event_name: str, **_: Any) -> None:
+        operation = event_name.removeprefix("before-call.")
+        with self._lock:
+            fault = self._faults.get(operation)
+        if fault is not None:
+            code, status = fault
+            error = {"Code": code, "Message": "injected by otp-local"}
+            raise ClientError(
+                {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}},
+                operation.partition(".")[2],
+            )

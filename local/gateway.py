@@ -1,0 +1,83 @@
+"""API Gateway in front of the functions: route, check the API key, invoke, map the answer."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .apigateway import HttpResponse, http_response, proxy_event
+from .functions import FunctionHost
+from .routes import Gateway
+
+logger = logging.getLogger("otp_local")
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    """One HTTP request as it reached the gateway."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """The response and the request ID API Gateway gave the request."""
+
+    response: HttpResponse
+    request_id: str
+
+
+class LocalGateway:
+    """The REST API's routes, proxied to the functions in this process."""
+
+    def __init__(self, gateway: Gateway, functions: FunctionHost, api_key: str | None) -> None:
+        self._gateway = gateway
+        self._functions = functions
+        self._api_key = api_key
+
+    def handle(self, request: GatewayRequest) -> GatewayAnswer:
+        """The answer API Gateway and the route's function give the request."""
+        route = self._gateway.find(request.method, request.path)
+        event = proxy_event(
+            request.method,
+            request.path,
+            headers=request.headers,
+            body=request.body,
+            query=request.query,
+            source_ip=request.source_ip,
+            stage=self._gateway.stage,
+            resource=request.path,
+            api_key=self._api_key,
+            binary_media_types=self._gateway.binary_media_types,
+        )
+        request_id = str(event["requestContext"]["requestId"])
+        if route is None:
+            # API Gateway's answer for a path or method the API does not have.
+            return GatewayAnswer(_message(403, "Missing Authentication Token"), request_id)
+        if self._api_key is not None and not self._has_api_key(request.headers):
+            return GatewayAnswer(_message(403, "Forbidden"), request_id)
+        try:
+            result = self._functions.invoke(route.function.name, event)
+        except Exception:
+            # An unhandled error ends the invocation; API Gateway answers 502 without details.
+            logger.exception("function %s failed", route.function.name)
+            return GatewayAnswer(_message(502, "Internal server error"), request_id)
+        return GatewayAnswer(http_response(result), request_id)
+
+    def _has_api_key(self, headers: Sequence[tuple[str, str]]) -> bool:
+        assert self._api_key is not None
+        given = next((v for k, v in headers if k.lower() == "x-api-key"), "")
+        return hmac.compare_digest(given.encode(), self._api_key.encode())
+
+
+def _message(status: int, message: str) -> HttpResponse:
+    body = json.dumps({"message": message}).encode()
+    return HttpResponse(status, [("Content-Type", "application/json")], body)

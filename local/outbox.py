@@ -1,0 +1,80 @@
+"""Every SMS and email the emulator accepted, printed and kept for `GET /_local/outbox`."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CapturedMessage:
+    """One message as it would have reached a phone or a mailbox; local only, unmasked."""
+
+    channel: str
+    destination: str
+    body: str
+    sent_at: str
+
+
+class Outbox:
+    """The captured messages, oldest first."""
+
+    def __init__(self, announce: Callable[[CapturedMessage], None] | None = None) -> None:
+        self._messages: list[CapturedMessage] = []
+        self._lock = threading.Lock()
+        self._announce = announce
+
+    def add(self, channel: str, destination: str, body: str) -> None:
+        """Keep one delivered message and announce it."""
+        sent_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        message = CapturedMessage(channel, destination, body, sent_at)
+        with self._lock:
+            self._messages.append(message)
+        if self._announce is not None:
+            self._announce(message)
+
+    def messages(self) -> list[dict[str, str]]:
+        """The messages as JSON objects, oldest first."""
+        with self._lock:
+            return [asdict(m) for m in self._messages]
+
+    def clear(self) -> None:
+        """Forget every message."""
+        with self._lock:
+            self._messages.clear()
+
+
+def capture_deliveries(outbox: Outbox) -> None:
+    """Copy every SMS moto's SNS and every email moto's SES accepts into `outbox`.
+
+    The emulator's own send paths are wrapped, so only what the provider accepted is captured:
+    a rejected send raises before the copy is made.
+    """
+    from moto.ses.models import SESBackend  # noqa: PLC0415 - moto loads slowly
+    from moto.sns.models import SNSBackend  # noqa: PLC0415
+
+    publish = getattr(SNSBackend.publish, "__wrapped__", SNSBackend.publish)
+    send_email = getattr(SESBackend.send_email, "__wrapped__", SESBackend.send_email)
+
+    @functools.wraps(publish)
+    def captured_publish(backend: Any, message: str, *args: Any, **kwargs: Any) -> Any:
+        message_id = publish(backend, message, *args, **kwargs)
+        phone_number = kwargs.get("phone_number") or (args[1] if len(args) > 1 else None)
+        if phone_number:
+            outbox.add("sms", phone_number, message)
+        return message_id
+
+    @functools.wraps(send_email)
+    def captured_send_email(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        sent = send_email(backend, *args, **kwargs)
+        for addresses in sent.destinations.values():
+            for address in addresses:
+                outbox.add("email", address, sent.body)
+        return sent
+
+    SNSBackend.publish = captured_publish  # type: ignore[method-assign,assignment]
+    SESBackend.send_email = captured_send_email  # type: ignore[method-assign,assignment]

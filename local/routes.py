@@ -1,0 +1,133 @@
+"""The API as the program declares it: each route's method, path and the function behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .provision import LAMBDA_FUNCTION, DeclaredResource, Deployment
+
+REST_API = "aws:apigateway/restApi:RestApi"
+RESOURCE = "aws:apigateway/resource:Resource"
+METHOD = "aws:apigateway/method:Method"
+INTEGRATION = "aws:apigateway/integration:Integration"
+STAGE = "aws:apigateway/stage:Stage"
+
+
+class UnsupportedProgramError(ValueError):
+    """The program declares an API that otp-local cannot serve."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function as declared: its handler string and environment."""
+
+    name: str
+    arn: str
+    handler: str
+    environment: Mapping[str, str]
+    memory_size_mb: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method on one resource path, proxied to a function."""
+
+    method: str
+    path: str
+    function: FunctionSpec
+    api_key_required: bool
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """The routes of the program's REST API and the stage that serves them."""
+
+    stage: str
+    routes: tuple[Route, ...]
+    binary_media_types: tuple[str, ...]
+
+    def find(self, method: str, path: str) -> Route | None:
+        """The route for a request, or None (API Gateway then answers 403)."""
+        for route in self.routes:
+            if route.path == path and route.method in (method, "ANY"):
+                return route
+        return None
+
+
+def gateway_of(deployment: Deployment) -> Gateway:
+    """Read the one REST API's Lambda proxy routes from what the program declared."""
+    apis = deployment.of_type(REST_API)
+    if len(apis) != 1:
+        raise UnsupportedProgramError(f"expected one REST API, the program declares {len(apis)}")
+    api = apis[0]
+    functions = {
+        str(f.state["invokeArn"]): _function(f) for f in deployment.of_type(LAMBDA_FUNCTION)
+    }
+    paths = _resource_paths(api, deployment.of_type(RESOURCE))
+    methods = {
+        (str(m.state["resourceId"]), str(m.state["httpMethod"])): m
+        for m in deployment.of_type(METHOD)
+    }
+    routes = []
+    for integration in deployment.of_type(INTEGRATION):
+        state = integration.state
+        if state.get("type") != "AWS_PROXY":
+            raise UnsupportedProgramError(f"{integration.name}: only AWS_PROXY is served")
+        function = functions.get(str(state.get("uri")))
+        if function is None:
+            raise UnsupportedProgramError(f"{integration.name}: its uri names no declared function")
+        resource_id, method = str(state["resourceId"]), str(state["httpMethod"])
+        declared = methods.get((resource_id, method))
+        if declared is None:
+            raise UnsupportedProgramError(f"{integration.name}: no method {method} declared")
+        routes.append(
+            Route(
+                method=method,
+                path=paths[resource_id],
+                function=function,
+                api_key_required=bool(declared.state.get("apiKeyRequired")),
+            )
+        )
+    if not routes:
+        raise UnsupportedProgramError("the program's REST API declares no routes")
+    stages = deployment.of_type(STAGE)
+    return Gateway(
+        stage=str(stages[0].state["stageName"]) if stages else "local",
+        routes=tuple(sorted(routes, key=lambda r: (r.path, r.method))),
+        binary_media_types=tuple(api.state.get("binaryMediaTypes") or ()),
+    )
+
+
+def _function(declared: DeclaredResource) -> FunctionSpec:
+    state = declared.state
+    variables = (state.get("environment") or {}).get("variables") or {}
+    return FunctionSpec(
+        name=str(state["name"]),
+        arn=str(state["arn"]),
+        handler=str(state["handler"]),
+        environment={str(k): str(v) for k, v in variables.items()},
+        memory_size_mb=int(state.get("memorySize") or 128),
+    )
+
+
+def _resource_paths(api: DeclaredResource, resources: list[DeclaredResource]) -> dict[str, str]:
+    """Each API resource's ID mapped to its full path, following `parentId` up to the root."""
+    root = str(api.state["rootResourceId"])
+    by_id: dict[str, Mapping[str, Any]] = {r.id: r.state for r in resources}
+    paths = {root: "/"}
+
+    def path_of(resource_id: str, seen: frozenset[str] = frozenset()) -> str:
+        if resource_id in paths:
+            return paths[resource_id]
+        if resource_id in seen or resource_id not in by_id:
+            raise UnsupportedProgramError(f"API resource {resource_id} is not under the API root")
+        state = by_id[resource_id]
+        parent = path_of(str(state["parentId"]), seen | {resource_id})
+        paths[resource_id] = f"{parent.rstrip('/')}/{state['pathPart']}"
+        return paths[resource_id]
+
+    for resource_id in by_id:
+        path_of(resource_id)
+    return paths
