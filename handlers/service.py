@@ -110,23 +110,6 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
     code = parse_code(body.code, policy.code_length)
     now = rt.now()
     key = rt.keyring.current()
-    channel, item = rt.store.redeem(
-        body.user_id, key.code_mac(body.user_id, code), key.key_id, now, policy.max_verify_attempts
-    )
-    if channel is None and "code_mac" in item and item["key_id"]["S"] != key.key_id:
-        # The code was minted under a key that has since been rotated out.
-        older = rt.keyring.version(item["key_id"]["S"])
-        older_mac = older.code_mac(body.user_id, code)
-        if hmac.compare_digest(older_mac, bytes(item["code_mac"]["B"])):
-            channel, item = rt.store.redeem(
-                body.user_id, older_mac, older.key_id, now, policy.max_verify_attempts
-            )
-    if channel is not None:
-        count("CodeVerified", channel)
-        logger.info("verification approved", extra={"channel": channel})
-        return Answer(200, {"status": "approved", "verified": True})
-
-    channel = item.get("channel", {}).get("S", "unknown")
     limits = SendLimits(
         now=now,
         code_ttl_seconds=policy.code_ttl_seconds,
@@ -134,12 +117,29 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
         max_sends_per_window=policy.max_sends_per_window,
         send_window_seconds=policy.send_window_seconds,
     )
+    # Count the attempt before comparing: racing guesses cannot all be compared before any of
+    # them is counted, so a code meets at most `max_verify_attempts` guesses.
     failed = rt.store.record_failed_attempt(body.user_id, limits)
+    channel: str | None = None
+    if failed.attempts <= policy.max_verify_attempts:
+        channel, item = rt.store.redeem(
+            body.user_id, key.code_mac(body.user_id, code), key.key_id, now
+        )
+        if channel is None and "code_mac" in item and item["key_id"]["S"] != key.key_id:
+            # The code was minted under a key that has since been rotated out.
+            older = rt.keyring.version(item["key_id"]["S"])
+            older_mac = older.code_mac(body.user_id, code)
+            if hmac.compare_digest(older_mac, bytes(item["code_mac"]["B"])):
+                channel, item = rt.store.redeem(body.user_id, older_mac, older.key_id, now)
+    if channel is not None:
+        count("CodeVerified", channel)
+        logger.info("code verified", extra={"channel": channel})
+        return Answer(200, {"status": "approved", "verified": True})
+
+    channel = failed.channel
     if failed.attempts < policy.max_verify_attempts:
         count("VerifyFailed", channel)
-        logger.info(
-            "verification rejected", extra={"channel": channel, "attempts": failed.attempts}
-        )
+        logger.info("code rejected", extra={"channel": channel, "attempts": failed.attempts})
         raise ApiError(400, "invalid_code", "The code is invalid.", top_level={"verified": False})
     cooldown_until = failed.cooldown_until
     if failed.attempts == policy.max_verify_attempts:

@@ -84,6 +84,7 @@ class FailedAttempt:
 
     attempts: int
     cooldown_until: int
+    channel: str
 
 
 def _n(value: int) -> dict[str, str]:
@@ -182,9 +183,11 @@ class OtpStore:
         return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
 
     def redeem(
-        self, user_id: str, code_mac: bytes, key_id: str, now: int, max_attempts: int
+        self, user_id: str, code_mac: bytes, key_id: str, now: int
     ) -> tuple[str | None, dict[str, Any]]:
         """Accept and burn the pending code in one conditional write.
+
+        Call it only for an attempt `record_failed_attempt` has counted within the limit.
 
         Returns the code's channel when accepted, else None and the item as it stood
         (empty when the user has none), so the caller learns why without another read.
@@ -194,15 +197,11 @@ class OtpStore:
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
                 UpdateExpression=f"REMOVE {_CODE_FIELDS} SET attempts = :zero",
-                ConditionExpression=(
-                    "code_mac = :mac AND key_id = :key AND code_expires_at > :now "
-                    "AND attempts < :max"
-                ),
+                ConditionExpression="code_mac = :mac AND key_id = :key AND code_expires_at > :now",
                 ExpressionAttributeValues={
                     ":mac": {"B": code_mac},
                     ":key": _s(key_id),
                     ":now": _n(now),
-                    ":max": _n(max_attempts),
                     ":zero": _n(0),
                 },
                 ReturnValues="ALL_OLD",
@@ -215,7 +214,7 @@ class OtpStore:
         return str(answer["Attributes"].get("channel", {}).get("S", "unknown")), {}
 
     def record_failed_attempt(self, user_id: str, limits: SendLimits) -> FailedAttempt:
-        """Count one failed verification, whether or not a code is pending."""
+        """Count one verification attempt, whether or not a code is pending; success resets it."""
         key = {PARTITION_KEY: _s(user_key(user_id))}
         values = {
             ":one": _n(1),
@@ -251,7 +250,8 @@ class OtpStore:
                 ReturnValues="ALL_NEW",
             )
         item = answer["Attributes"]
-        return FailedAttempt(_int(item, "attempts"), _int(item, "cooldown_until"))
+        channel = str(item.get("channel", {}).get("S", "unknown"))
+        return FailedAttempt(_int(item, "attempts"), _int(item, "cooldown_until"), channel)
 
     def lock_out(self, user_id: str, cooldown_until: int) -> None:
         """Burn the pending code and hold off new requests until `cooldown_until`."""
@@ -294,7 +294,8 @@ class OtpStore:
                 ":cooldown": _n(limits.now + limits.resend_cooldown_seconds),
                 ":channel": _s(code.channel),
                 ":zero": _n(0),
-                ":reset": _n(limits.now + limits.send_window_seconds),
+                # The attempt count outlives the code, so its reset cannot burn a live code.
+                ":reset": _n(limits.now + max(limits.send_window_seconds, limits.code_ttl_seconds)),
                 ":horizon": _n(limits.horizon),
                 ":now": _n(limits.now),
             },

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from otp_service.handlers.settings import Policy
+
 from .conftest import Service
 
 
@@ -22,3 +26,11 @@ def test_an_unknown_field_named_like_a_code_phone_or_email_is_not_echoed(
         {"field": "body", "message": "has a field that is not known"},
         {"field": "extra", "message": "is not a known field"},
     ]
+
+
+@pytest.mark.parametrize("policy", [Policy(send_window_seconds=60, code_ttl_seconds=300)])
+def test_a_code_outliving_the_attempt_window_is_still_accepted(service: Service) -> None:
+    """Attempts are counted before the code is compared; their window must not burn the code."""
+    service.request()
+    service.clock.advance(120)
+    assert service.verify(service.last_code()).status == 200

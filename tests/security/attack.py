@@ -1,0 +1,82 @@
+"""Helpers for attack tests: wrong guesses, and a gate that orders racing handler calls."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .conftest import Service
+
+
+def wrong(code: str, offset: int = 1) -> str:
+    """A code of the same length that is not `code`."""
+    return f"{(int(code) + offset) % 10 ** len(code):0{len(code)}d}"
+
+
+def is_redeem(params: dict[str, Any]) -> bool:
+    """Whether an UpdateItem compares a guess with the stored code."""
+    return "code_mac = :mac" in str(params.get("ConditionExpression", ""))
+
+
+class RaceGate:
+    """Orders racing verifies at their DynamoDB writes, the worst case for the service.
+
+    Phase 1: `early` threads make their first UpdateItem. Phase 2: the "late" thread, if any,
+    makes its first UpdateItem. Phase 3: everything else. Whatever a request checks in its
+    first write therefore sees none of the other requests' later writes. Create the gate before
+    the first handler call: botocore clients copy the session's hooks when they are built.
+    """
+
+    def __init__(self, service: Service, early: int, late: bool = True) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._early = early
+        self._early_done = 0
+        self._late = late
+        self.early_first = threading.Event()
+        self.late_first = threading.Event()
+        self.redeems = 0
+        self.updates = 0
+        events = service.session.events
+        events.register("before-parameter-build.dynamodb.UpdateItem", self._before)
+        events.register("after-call.dynamodb.UpdateItem", self._after)
+        self._events = events
+
+    def close(self) -> None:
+        """Stop gating."""
+        self._events.unregister("before-parameter-build.dynamodb.UpdateItem", self._before)
+        self._events.unregister("after-call.dynamodb.UpdateItem", self._after)
+
+    def enter(self, role: str) -> None:
+        """Mark the calling thread "early" or "late"."""
+        self._local.role = role
+        self._local.calls = 0
+
+    def _before(self, params: dict[str, Any], **_: Any) -> None:
+        role = getattr(self._local, "role", None)
+        if role is None:
+            return
+        self._local.calls += 1
+        with self._lock:
+            self.updates += 1
+        if is_redeem(params):
+            with self._lock:
+                self.redeems += 1
+        if role == "early" and self._local.calls > 1:
+            self.late_first.wait(10)
+        if role == "late" and self._local.calls == 1:
+            self.early_first.wait(10)
+
+    def _after(self, **_: Any) -> None:
+        role = getattr(self._local, "role", None)
+        if role is None or self._local.calls != 1:
+            return
+        if role == "late":
+            self.late_first.set()
+            return
+        with self._lock:
+            self._early_done += 1
+            if self._early_done == self._early:
+                self.early_first.set()
+                if not self._late:
+                    self.late_first.set()
