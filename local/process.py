@@ -45,10 +45,12 @@ class LocalStackProcess:
             bufsize=1,
         )
         assert self._process.stdout is not None
-        threading.Thread(target=self._read, args=(self._process.stdout,), daemon=True).start()
+        self._reader = threading.Thread(
+            target=self._read, args=(self._process.stdout,), daemon=True
+        )
+        self._reader.start()
         if not self._ready.wait(STARTUP_TIMEOUT_SECONDS) or not self.url:
-            self._process.kill()
-            self._process.wait()
+            self.stop(signal.SIGKILL)
             raise RuntimeError("otp-local did not start:\n" + "\n".join(self.output))
 
     def _read(self, stream: IO[str]) -> None:
@@ -93,6 +95,10 @@ class LocalStackProcess:
             self._process.kill()
             self._process.wait()
             raise
+        finally:
+            self._reader.join(timeout)
+            assert self._process.stdout is not None
+            self._process.stdout.close()
 
     def wait_for_line(self, pattern: str, timeout: float = 10.0) -> str:
         """The first output line matching the regex `pattern`, waiting for it to be printed."""

@@ -35,6 +35,8 @@ class LocalServer(ThreadingHTTPServer):
     """One thread per request, like concurrent Lambda invocations."""
 
     daemon_threads = True
+    request_queue_size = 128
+    """socketserver's default backlog of 5 resets bursts of parallel callers."""
 
     gateway: LocalGateway
     control: LocalControl

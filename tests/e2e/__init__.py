@@ -1,0 +1,1 @@
+"""End-to-end tests: `otp-local` as a child process, driven over real HTTP."""
