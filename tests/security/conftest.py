@@ -19,10 +19,12 @@ __all__ = ["Capture", "FakeClock", "Reply", "Service", "capture", "clock", "poli
 # One moto-backed service serves a whole property run: each example checks what it changed.
 _SHARED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 settings.register_profile(
-    "security", max_examples=40, deadline=None, suppress_health_check=_SHARED, derandomize=False
+    "security", max_examples=30, deadline=None, suppress_health_check=_SHARED, derandomize=False
 )
 settings.register_profile("security-ci", parent=settings.get_profile("security"), derandomize=True)
-settings.register_profile("security-deep", parent=settings.get_profile("security"), max_examples=500)
+settings.register_profile(
+    "security-deep", parent=settings.get_profile("security"), max_examples=500
+)
 
 PROFILE = os.environ.get(
     "OTP_SECURITY_PROFILE", "security-ci" if os.environ.get("CI") else "security"
