@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from .http import FieldError, invalid_request
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@:+\-]{1,128}$")]
 Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,6}$")]
@@ -83,6 +84,10 @@ def _field_error(loc: tuple[int | str, ...], kind: str) -> FieldError:
 
 def parse_phone_number(destination: str) -> phonenumbers.PhoneNumber:
     """A valid E.164 phone number, or a 400 naming the destination field."""
+    # Imported on first use: verify and cancel never parse a number, and their cold start
+    # should not pay for the metadata (see bench/README.md).
+    import phonenumbers  # noqa: PLC0415
+
     if not _E164.fullmatch(destination):
         raise invalid_request(FieldError("destination", "must be an E.164 phone number"))
     try:
@@ -94,8 +99,18 @@ def parse_phone_number(destination: str) -> phonenumbers.PhoneNumber:
     return number
 
 
+def format_e164(number: phonenumbers.PhoneNumber) -> str:
+    """A parsed number in canonical E.164 form."""
+    import phonenumbers  # noqa: PLC0415 - loaded by parse_phone_number already
+
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def normalize_email(destination: str) -> str:
     """A syntactically valid email address in normalized form, or a 400."""
+    # Imported on first use: only email requests need it (see bench/README.md).
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
+
     try:
         valid = validate_email(destination, check_deliverability=False)
     except EmailNotValidError:

@@ -9,8 +9,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import phonenumbers
-
 from .errors import DeliveryRejected, IdempotencyKeyTaken, RateLimited
 from .http import ApiError, FieldError, invalid_request, retry_later
 from .masking import mask_destination
@@ -19,6 +17,7 @@ from .models import (
     CancelTokenBody,
     RequestTokenBody,
     VerifyTokenBody,
+    format_e164,
     normalize_email,
     parse_code,
     parse_phone_number,
@@ -177,7 +176,7 @@ def _checked_destination(rt: Runtime, body: RequestTokenBody) -> str:
         raise ApiError(
             403, "destination_not_allowed", "SMS to this destination's country is not allowed."
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return format_e164(number)
 
 
 def _idempotency_digest(idempotency_key: str | None) -> str | None:
