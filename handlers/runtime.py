@@ -16,10 +16,11 @@ from .keys import MacKeyring
 from .settings import Settings, load_settings
 from .store import OtpStore
 
-# Bounded so the slowest request (KMS at cold start, one transaction, one send, one undo)
-# ends well inside the function's 20 s timeout: at most 3 s per call to the data stores...
+# Bounded so the slowest path ends well inside the function's 20 s timeout: a verify at a
+# cold start against a rotated key that locks out makes five calls to the data stores, each at
+# most 3 s (two 1 s attempts and a 1 s throttling backoff), so 15 s...
 DATA_CONFIG = Config(
-    connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "total_max_attempts": 2}
+    connect_timeout=0.25, read_timeout=0.75, retries={"mode": "standard", "total_max_attempts": 2}
 )
 # ...and one 4 s attempt per send: a retried send could reach the user twice.
 SEND_CONFIG = Config(
