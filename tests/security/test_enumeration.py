@@ -1,0 +1,66 @@
+"""User enumeration: a user with a pending code and an unknown one are indistinguishable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from otp_service.handlers.settings import Policy
+
+from .attack import wrong
+from .conftest import Reply, Service
+
+Step = tuple[int, dict[str, object], dict[str, str], list[str]]
+
+
+def _observe(service: Service, call: Callable[[], Reply]) -> Step:
+    """What a caller (and a timing observer counting AWS round trips) sees of one call."""
+    before = len(service.calls)
+    reply = call()
+    return reply.status, reply.body, reply.headers, service.calls[before:]
+
+
+def _probe(service: Service, user_id: str, guess: str, attempts: int) -> list[Step]:
+    steps = [_observe(service, lambda: service.verify(guess, user_id)) for _ in range(attempts)]
+    steps.append(_observe(service, lambda: service.cancel(user_id)))
+    steps.append(_observe(service, lambda: service.verify(guess, user_id)))
+    return steps
+
+
+@pytest.mark.parametrize("policy", [Policy(), Policy(max_verify_attempts=3, code_length=8)])
+def test_a_known_user_and_an_unknown_one_answer_identically_at_every_step(
+    service: Service, policy: Policy
+) -> None:
+    """Wrong guesses through the lockout and past it, then cancel: same answers, same AWS calls."""
+    service.request(user_id="known")
+    guess = wrong(service.last_code())
+    service.clock.advance(30)
+    attempts = policy.max_verify_attempts + 2
+    known = _probe(service, "known", guess, attempts)
+    unknown = _probe(service, "unknown", guess, attempts)
+    assert known == unknown
+    statuses = [step[0] for step in known]
+    n = policy.max_verify_attempts
+    assert statuses == [400] * (n - 1) + [429] * 3 + [200, 429]
+
+
+def test_an_expired_or_used_code_answers_like_no_code_at_all(service: Service) -> None:
+    service.request(user_id="used")
+    used_code = service.last_code()
+    service.verify(used_code, "used")
+    service.request(user_id="expired", destination="+14155550124")
+    expired_code = service.last_code()
+    service.clock.advance(301)
+    used = _observe(service, lambda: service.verify(used_code, "used"))
+    expired = _observe(service, lambda: service.verify(expired_code, "expired"))
+    missing = _observe(service, lambda: service.verify(used_code, "never-seen"))
+    assert used == expired == missing
+    assert used[0] == 400
+
+
+def test_cancel_answers_and_calls_the_same_with_or_without_a_code(service: Service) -> None:
+    service.request(user_id="known")
+    known = _observe(service, lambda: service.cancel("known"))
+    unknown = _observe(service, lambda: service.cancel("unknown"))
+    assert known == unknown == (200, {"status": "canceled"}, known[2], ["dynamodb.UpdateItem"])
