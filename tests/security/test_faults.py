@@ -227,12 +227,12 @@ def worst_case_seconds(config: Config) -> float:
     """Every attempt connects and reads to its timeout; standard-mode backoff at its ceiling.
 
     Standard mode waits up to min(2 ** (i - 1), 20) s after attempt i of a throttled call.
-    A service's x-amz-retry-after header can stretch that by up to 5 s; AWS's data plane does
-    not send it today, and SECURITY.md lists it as a residual risk.
+    A service's x-amz-retry-after header can stretch each wait by up to 5 s more; this bound
+    leaves that out, and SECURITY.md lists it as a residual risk.
     """
     attempts = int(config.retries["total_max_attempts"])
     per_attempt = float(config.connect_timeout) + float(config.read_timeout)
-    backoff = sum(min(2 ** (i - 1), 20) for i in range(1, attempts))
+    backoff = float(sum(min(1 << (i - 1), 20) for i in range(1, attempts)))
     return attempts * per_attempt + backoff
 
 
