@@ -1,0 +1,257 @@
+"""Item 1: AWS calls per operation, counted with botocore event hooks, against the design floor.
+
+`before-call` fires once per API call (the handler tests' recorder), `before-send` once per
+HTTP attempt (so a retry would show), and `before-parameter-build` hands over each call's
+parameters, from which the DynamoDB write request units are worked out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import boto3
+
+import otp_service.handlers.cancel_token as cancel_token
+import otp_service.handlers.request_token as request_token
+import otp_service.handlers.verify_token as verify_token
+from otp_service.local.apigateway import LambdaContext
+from tests.handlers.conftest import Service
+
+from .moto_service import (
+    handler_event,
+    last_sms_code,
+    running_service,
+    stdout_bytes,
+    stdout_discarded,
+    us_phone_numbers,
+    wrong_code,
+)
+
+_WRITE_UNIT_BYTES = 1024
+_TRANSACTIONAL_FACTOR = 2
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The fewest AWS calls a secure design needs for an operation, why, and the issue's cap."""
+
+    calls: int
+    why: str
+    target_calls: int | None = None
+    target_dynamodb: int | None = None
+
+
+_REQUEST_WHY = "one DynamoDB write round trip (code, cooldown, both send limits) + the send"
+FLOORS = {
+    "request-token (sms)": Floor(2, _REQUEST_WHY, target_calls=2, target_dynamodb=1),
+    "request-token (email)": Floor(2, _REQUEST_WHY + " (SES)", target_calls=2, target_dynamodb=1),
+    "request-token (Idempotency-Key)": Floor(
+        2, "the idempotency record joins the same transaction", target_calls=2, target_dynamodb=1
+    ),
+    "request-token (first in a container)": Floor(
+        3, "as for SMS + one KMS GenerateMac per container", target_calls=3, target_dynamodb=1
+    ),
+    "verify-token (right code)": Floor(
+        2,
+        "counting the attempt before the code is compared takes one write, burning the code "
+        "another; a single conditional write cannot also count guesses that fail it",
+        target_calls=2,
+        target_dynamodb=1,
+    ),
+    "verify-token (wrong code)": Floor(
+        1,
+        "one write that counts the attempt and returns the stored MAC, compared in the function",
+    ),
+    "cancel-token": Floor(1, "one conditional write burns the pending code"),
+}
+"""The design's floor per operation, and the issue's targets where it sets one (request, verify)."""
+
+
+@dataclass
+class CallCount:
+    """What one operation cost in AWS calls."""
+
+    operation: str
+    status: int
+    calls: list[str]
+    http_attempts: int
+    dynamodb_round_trips: int
+    write_request_units: int
+    log_bytes: int
+    floor: int
+    floor_why: str
+    target_calls: int | None
+    target_dynamodb: int | None
+    meets_floor: bool = field(init=False)
+    meets_target: bool | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.meets_floor = len(self.calls) <= self.floor
+        self.meets_target = None
+        if self.target_calls is not None and self.target_dynamodb is not None:
+            self.meets_target = (
+                len(self.calls) <= self.target_calls
+                and self.dynamodb_round_trips <= self.target_dynamodb
+            )
+
+    def as_json(self) -> dict[str, Any]:
+        """The count as plain JSON values."""
+        return asdict(self)
+
+
+@dataclass
+class _Recorder:
+    """HTTP attempts and call parameters, per operation."""
+
+    attempts: int = 0
+    parameters: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def on_send(self, **_: Any) -> None:
+        self.attempts += 1
+
+    def on_parameters(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        self.parameters.append((event_name.removeprefix("before-parameter-build."), params))
+
+    def reset(self) -> None:
+        self.attempts = 0
+        self.parameters.clear()
+
+
+def write_request_units(parameters: list[tuple[str, dict[str, Any]]], item_bytes: int) -> int:
+    """On-demand write units: 1 per item-KiB per write, 2 in a transaction; failed writes count."""
+    per_item = max(1, math.ceil(item_bytes / _WRITE_UNIT_BYTES))
+    units = 0
+    for operation, params in parameters:
+        if operation == "dynamodb.TransactWriteItems":
+            units += _TRANSACTIONAL_FACTOR * per_item * len(params["TransactItems"])
+        elif operation in {"dynamodb.UpdateItem", "dynamodb.PutItem", "dynamodb.DeleteItem"}:
+            units += per_item
+    return units
+
+
+def largest_item_bytes(table_name: str) -> int:
+    """The largest item in the table by DynamoDB's sizing (attribute names + values)."""
+    client = boto3.client("dynamodb")
+    items = client.scan(TableName=table_name)["Items"]
+    return max((_item_size(item) for item in items), default=0)
+
+
+def _item_size(item: dict[str, Any]) -> int:
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        ((kind, payload),) = value.items()
+        if kind == "S":
+            size += len(payload.encode())
+        elif kind == "N":
+            size += math.ceil(len(payload.lstrip("-").replace(".", "")) / 2) + 1
+        elif kind == "B":
+            size += len(payload)
+        else:
+            size += len(str(payload).encode())
+    return size
+
+
+def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
+    """Run each operation once in a fresh moto account and count what it called."""
+    with running_service(record_calls=True) as service, stdout_discarded():
+        recorder = _Recorder()
+        service.session.events.register("before-send", recorder.on_send)
+        service.session.events.register("before-parameter-build", recorder.on_parameters)
+        numbers = iter(us_phone_numbers(16))
+        measured: list[tuple[str, int, list[str], int, list[tuple[str, dict[str, Any]]], int]] = []
+
+        def measure(operation: str, call: Callable[[], dict[str, Any]]) -> None:
+            service.calls.clear()
+            recorder.reset()
+            with stdout_bytes() as logged:
+                status = int(call()["statusCode"])
+            measured.append(
+                (
+                    operation,
+                    status,
+                    list(service.calls),
+                    recorder.attempts,
+                    list(recorder.parameters),
+                    logged[0],
+                )
+            )
+
+        def request(user: str, **fields: Any) -> Callable[[], dict[str, Any]]:
+            headers = fields.pop("headers", None)
+            body = {"user_id": user, "destination": next(numbers), **fields}
+            return _invoke(request_token, "/request-token", body, headers)
+
+        measure("request-token (first in a container)", request("first"))
+        measure("request-token (sms)", request("alice"))
+        measure(
+            "request-token (email)",
+            request("bob", channel="email", destination="bob@example.com"),
+        )
+        measure(
+            "request-token (Idempotency-Key)", request("carol", headers={"Idempotency-Key": "k1"})
+        )
+        _invoke(
+            request_token, "/request-token", {"user_id": "dave", "destination": next(numbers)}
+        )()
+        code = last_sms_code()
+        measure(
+            "verify-token (right code)",
+            _invoke(verify_token, "/verify-token", {"user_id": "dave", "code": code}),
+        )
+        _invoke(
+            request_token, "/request-token", {"user_id": "erin", "destination": next(numbers)}
+        )()
+        measure(
+            "verify-token (wrong code)",
+            _invoke(
+                verify_token,
+                "/verify-token",
+                {"user_id": "erin", "code": wrong_code(last_sms_code())},
+            ),
+        )
+        measure("cancel-token", _invoke(cancel_token, "/cancel-token", {"user_id": "erin"}))
+        item_bytes = largest_item_bytes(service.settings.table_name)
+
+    counts = [
+        CallCount(
+            operation=operation,
+            status=status,
+            calls=calls,
+            http_attempts=attempts,
+            dynamodb_round_trips=sum(1 for c in calls if c.startswith("dynamodb.")),
+            write_request_units=write_request_units(parameters, item_bytes),
+            log_bytes=log_bytes,
+            floor=FLOORS[operation].calls,
+            floor_why=FLOORS[operation].why,
+            target_calls=FLOORS[operation].target_calls,
+            target_dynamodb=FLOORS[operation].target_dynamodb,
+        )
+        for operation, status, calls, attempts, parameters, log_bytes in measured
+    ]
+    return counts, {"largest_item_bytes": item_bytes}
+
+
+def _invoke(
+    module: Any, route: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Callable[[], dict[str, Any]]:
+    event = handler_event(route, body, headers)
+    context = LambdaContext(function_name=route.strip("/"))
+
+    def call() -> dict[str, Any]:
+        result: dict[str, Any] = module.handler(event, context)
+        return result
+
+    return call
+
+
+def summarize(counts: list[CallCount]) -> Counter[str]:
+    """Calls per AWS operation across all measured operations."""
+    return Counter(call for count in counts for call in count.calls)
+
+
+__all__ = ["FLOORS", "CallCount", "Service", "count_calls", "summarize"]

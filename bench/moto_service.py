@@ -1,0 +1,136 @@
+"""The handlers wired to moto in this process, built from the handler tests' own fixtures.
+
+`tests/handlers/conftest.py` owns the table, key and sender setup (`create_service_resources`)
+and the `Service` helper whose `before-call` hook records every AWS operation; the benchmarks
+reuse them so the thing measured is the thing tested.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import phonenumbers
+from moto import mock_aws
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+from moto.sns.models import sns_backends
+
+import otp_service.handlers.runtime as runtime
+from otp_service.handlers.settings import Policy
+from otp_service.local.apigateway import proxy_event
+from otp_service.local.atomic import make_dynamodb_atomic
+from tests.handlers.conftest import REGION, FakeClock, Service, create_service_resources
+
+from .environment import isolate_from_aws
+
+BENCH_POLICY = Policy(max_sends_per_window=100)
+"""The default policy with a send limit that many benchmark sends to one number cannot reach."""
+
+
+@contextlib.contextmanager
+def running_service(policy: Policy = BENCH_POLICY, *, record_calls: bool) -> Iterator[Service]:
+    """A fresh moto account with the service's resources and the handlers' runtime installed.
+
+    With `record_calls`, the session's `before-call` hook appends every AWS operation the
+    handlers make to `Service.calls`; without it the session carries no extra hook.
+    """
+    isolate_from_aws()
+    make_dynamodb_atomic()
+    with mock_aws():
+        settings = create_service_resources(policy)
+        session = boto3.session.Session(region_name=REGION)
+        service = Service(settings, FakeClock(), session)
+        if record_calls:
+            session.events.register("before-call", service._before_call)
+        runtime.install(runtime.Runtime(settings, clock=service.clock, session=session))
+        try:
+            yield service
+        finally:
+            runtime.install(None)
+
+
+def empty_table(table_name: str) -> None:
+    """Drop every item from moto's copy of the table.
+
+    moto backs up each table a transaction touches with a deep copy, so its TransactWriteItems
+    slows down as the table grows; DynamoDB's does not. Emptying the table between samples keeps
+    that emulator cost small and equal for the handler and the bare calls.
+    """
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+    backend.tables[table_name].items.clear()
+
+
+def last_sms_code() -> str:
+    """The code in the newest SMS moto captured, read the way a person would."""
+    messages = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages
+    _, text = next(reversed(messages.values()))
+    return next(w.strip(".") for w in str(text).split() if w.strip(".").isdigit())
+
+
+def wrong_code(code: str) -> str:
+    """A code of the same length that is certainly not `code`."""
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+def us_phone_numbers(count: int) -> list[str]:
+    """`count` distinct US numbers that pass the handlers' validation (area code 415)."""
+    numbers: list[str] = []
+    for line in range(10_000):
+        candidate = f"+1415555{line:04d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate, None)):
+            numbers.append(candidate)
+            if len(numbers) == count:
+                return numbers
+    raise RuntimeError(f"only {len(numbers)} valid numbers in +1415555xxxx")
+
+
+@contextlib.contextmanager
+def stdout_bytes() -> Iterator[list[int]]:
+    """Capture everything written to file descriptor 1; yields a list that gets its byte count.
+
+    The handlers' JSON logs and EMF metrics go to stdout, which Lambda ships to CloudWatch Logs.
+    """
+    counted: list[int] = []
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield counted
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            counted.append(os.fstat(sink.fileno()).st_size)
+
+
+@contextlib.contextmanager
+def stdout_discarded() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null, so log writes cost what a fast sink costs."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def handler_event(route: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    """The API Gateway proxy event for a JSON POST to `route`."""
+    return proxy_event(
+        "POST",
+        route,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        body=json.dumps(body).encode(),
+    )
