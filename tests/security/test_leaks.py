@@ -1,0 +1,88 @@
+"""Leaks: every flow run with full log and metric capture; no secret anywhere it writes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import otp_service.handlers.runtime as runtime
+
+from .attack import wrong
+from .conftest import Capture, Reply, Service
+from .contract import invoke, raw_event
+
+PHONE = "+14155550187"
+EMAIL = "Leaky.Person@Example.org"
+EMAIL_NORMALISED = "Leaky.Person@example.org"
+FAULTS = [
+    ("sns.Publish", "InvalidParameter", 400),
+    ("sns.Publish", "Throttling", 400),
+    ("ses.SendEmail", "MessageRejected", 400),
+    ("dynamodb.TransactWriteItems", "AccessDeniedException", 400),
+    ("dynamodb.UpdateItem", "ValidationException", 400),
+    ("dynamodb.UpdateItem", "ProvisionedThroughputExceededException", 400),
+    ("kms.GenerateMac", "KMSInternalException", 500),
+]
+
+
+def _every_flow(service: Service) -> list[Reply]:
+    replies = [service.request(user_id="u1", destination=PHONE)]
+    replies.append(service.verify(service.last_code(), user_id="u1"))
+    replies.append(service.verify(service.codes_sent()[-1], user_id="u1"))  # replay
+    replies.append(service.request(user_id="u2", channel="email", destination=EMAIL))
+    code = service.last_code()
+    replies += [service.verify(wrong(code, k), user_id="u2") for k in range(1, 8)]
+    replies.append(service.verify(code, user_id="u2"))
+    replies.append(service.cancel(user_id="u2"))
+    for _ in range(2):
+        replies.append(service.request(user_id="u3", headers={"Idempotency-Key": "k-1"}))
+    replies.append(service.request(user_id="u3", headers={"Idempotency-Key": "k-1"}, locale="de"))
+    replies.append(service.request(user_id="u3"))  # cooldown
+    replies += [service.request(user_id=f"p{n}", destination=PHONE) for n in range(7)]
+    replies.append(service.request(user_id="u4", destination="+447911123456"))
+    # Secrets in the wrong places: values, unknown field names, headers.
+    replies.append(service.call("/request-token", {"user_id": PHONE, "destination": EMAIL}))
+    replies.append(service.call("/request-token", {"user_id": "u5", EMAIL: PHONE, code: code}))
+    replies.append(service.call("/verify-token", {"user_id": "u5", "code": code + "0"}))
+    replies.append(service.call("/verify-token", {"user_id": EMAIL, "code": code}))
+    replies.append(service.request(user_id="u6", headers={"Idempotency-Key": f"{PHONE} {EMAIL}"}))
+    body = base64.b64encode(json.dumps({"user_id": "u7", "destination": PHONE}).encode()).decode()
+    replies.append(invoke("/request-token", raw_event("/request-token", body + "!", base64=True)))
+    for operation, error, status in FAULTS:
+        # Providers quote the destination in their messages; those must not be logged.
+        service.fail(operation, error, status, message=f"bad {PHONE} {EMAIL} code {code}")
+        service.clock.advance(3600)
+        replies.append(service.request(user_id="u8", destination=PHONE))
+        replies.append(service.request(user_id="u9", channel="email", destination=EMAIL))
+        replies.append(service.verify(code, user_id="u2"))
+        service.heal()
+    return replies
+
+
+def test_no_flow_writes_a_code_phone_number_email_address_or_key_anywhere(
+    service: Service, capture: Capture
+) -> None:
+    replies = _every_flow(service)
+    subkey = runtime.current().keyring.current().subkey
+    written = capture.text() + "".join(json.dumps(r.body) + json.dumps(r.headers) for r in replies)
+    for expected in ("message sent", "user locked out", "unexpected error", '"CodeSent"'):
+        assert expected in written, f"{expected!r} was not captured: the capture is broken"
+    statuses = {r.status for r in replies}
+    assert {200, 202, 400, 403, 422, 429, 500, 502, 503} <= statuses
+    secrets = [PHONE, PHONE[1:], PHONE[-10:], EMAIL, EMAIL_NORMALISED, EMAIL.lower()]
+    secrets += [c for c in service.codes_sent()]
+    secrets += [subkey.hex(), base64.b64encode(subkey).decode()]
+    for secret in secrets:
+        assert secret not in written, f"{secret!r} leaked"
+    assert "Leaky.Person" not in written and "leaky.person" not in written
+
+
+def test_metrics_carry_no_user_or_destination_dimension(service: Service, capture: Capture) -> None:
+    _every_flow(service)
+    documents = [json.loads(line) for line in capture.text().splitlines() if '"_aws"' in line]
+    assert documents
+    for document in documents:
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for dimensions in directive["Dimensions"]:
+                assert set(dimensions) <= {"service", "channel"}
+        assert document.get("channel") in {"sms", "email", "unknown"}
