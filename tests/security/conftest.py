@@ -13,8 +13,20 @@ from hypothesis import HealthCheck, settings
 
 from otp_service.handlers.observability import logger
 from tests.handlers.conftest import FakeClock, Reply, Service, clock, policy, service
+from tests.infra.conftest import pytest_configure, run_stack
 
-__all__ = ["Capture", "FakeClock", "Reply", "Service", "capture", "clock", "policy", "service"]
+__all__ = [
+    "Capture",
+    "FakeClock",
+    "Reply",
+    "Service",
+    "capture",
+    "clock",
+    "policy",
+    "pytest_configure",
+    "run_stack",
+    "service",
+]
 
 # One moto-backed service serves a whole property run: each example checks what it changed.
 _SHARED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
