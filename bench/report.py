@@ -64,8 +64,7 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]
                 status,
             )
         )
-    load = results.get("load")
-    if load and "skipped" not in load:
+    for load in results["load"]["runs"]:
         rows.append(
             (
                 "4",
@@ -76,8 +75,9 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]
                 _status(load["meets_zero_errors"]),
             )
         )
-    elif load:
-        rows.append(("4", "otp-local under load", f"not run: {load['skipped']}", "0 errors", "n/a"))
+    if "skipped" in results["load"]:
+        skipped = results["load"]["skipped"]
+        rows.append(("4", "otp-local under load", f"not run: {skipped}", "0 errors", "n/a"))
     for artifact in results["artifacts"]["archives"]:
         target = artifact["target_bytes"]
         rows.append(
@@ -174,15 +174,14 @@ def _details(results: dict[str, Any]) -> list[str]:
         f"{w['bare_p50_ms']} / {w['bare_p99_ms']} | {', '.join(w['bare_calls'])} |"
         for w in warm["operations"]
     ]
-    load = results.get("load")
-    if load and "skipped" not in load:
+    for load in results["load"]["runs"]:
         routes = "; ".join(
             f"{route} p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms ({r['requests']:.0f})"
             for route, r in load["by_route"].items()
         )
         out += [
             "",
-            f"**4. otp-local**: {load['flows']} request+verify flows "
+            f"**4. otp-local, {load['clients']} clients**: {load['flows']} request+verify flows "
             f"({load['flows_per_second']}/s), "
             f"{load['requests']} requests; {routes}. Throughput over the first and last "
             f"{load['window_seconds']:.0f} s: {load['rps_first_window']} and "
