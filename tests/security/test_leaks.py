@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import otp_service.handlers.runtime as runtime
 
@@ -59,6 +60,11 @@ def _every_flow(service: Service) -> list[Reply]:
     return replies
 
 
+def _digits(code: str, text: str) -> bool:
+    """Whether `code` stands in `text` as a number of its own (not inside a timestamp)."""
+    return re.search(rf"(?<![0-9]){code}(?![0-9])", text) is not None
+
+
 def test_no_flow_writes_a_code_phone_number_email_address_or_key_anywhere(
     service: Service, capture: Capture
 ) -> None:
@@ -70,10 +76,11 @@ def test_no_flow_writes_a_code_phone_number_email_address_or_key_anywhere(
     statuses = {r.status for r in replies}
     assert {200, 202, 400, 403, 422, 429, 500, 502, 503} <= statuses
     secrets = [PHONE, PHONE[1:], PHONE[-10:], EMAIL, EMAIL_NORMALISED, EMAIL.lower()]
-    secrets += [c for c in service.codes_sent()]
     secrets += [subkey.hex(), base64.b64encode(subkey).decode()]
     for secret in secrets:
         assert secret not in written, f"{secret!r} leaked"
+    for code in service.codes_sent():
+        assert not _digits(code, written), f"code {code} leaked"
     assert "Leaky.Person" not in written and "leaky.person" not in written
 
 
@@ -86,3 +93,19 @@ def test_metrics_carry_no_user_or_destination_dimension(service: Service, captur
             for dimensions in directive["Dimensions"]:
                 assert set(dimensions) <= {"service", "channel"}
         assert document.get("channel") in {"sms", "email", "unknown"}
+
+
+def test_the_table_holds_no_code_phone_number_or_email_address(service: Service) -> None:
+    """An insider with read access to the table learns neither codes nor destinations."""
+    service.request(user_id="u1", destination=PHONE)
+    service.request(user_id="u2", channel="email", destination=EMAIL)
+    service.request(user_id="u3", destination=PHONE, headers={"Idempotency-Key": "k-1"})
+    service.verify("000000", user_id="u1")
+    stored = json.dumps(service.items(), default=repr)
+    codes = service.codes_sent()
+    assert len(codes) == 3
+    for secret in [PHONE, PHONE[1:], PHONE[-10:], EMAIL_NORMALISED, EMAIL.lower()]:
+        assert secret not in stored, f"{secret!r} is stored in clear"
+    assert not [code for code in codes if _digits(code, stored)]
+    macs = [item["code_mac"]["B"] for item in service.items() if "code_mac" in item]
+    assert len(macs) == 3 and all(len(mac) == 32 for mac in macs)
