@@ -24,7 +24,7 @@ from .models import (
 )
 from .observability import count, logger
 from .runtime import Runtime
-from .store import IdempotencyRecord, PendingCode, SendLimits
+from .store import Attempt, IdempotencyRecord, PendingCode, SendLimits
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,10 @@ def request_token(rt: Runtime, body: RequestTokenBody, idempotency_key: str | No
 
 
 def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
-    """Accept the user's pending code at most once, or count a failed attempt."""
+    """Count the attempt, then accept the user's pending code at most once."""
     policy = rt.settings.policy
     code = parse_code(body.code, policy.code_length)
     now = rt.now()
-    key = rt.keyring.current()
     limits = SendLimits(
         now=now,
         code_ttl_seconds=policy.code_ttl_seconds,
@@ -116,32 +115,27 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
         max_sends_per_window=policy.max_sends_per_window,
         send_window_seconds=policy.send_window_seconds,
     )
-    # Count the attempt before comparing: racing guesses cannot all be compared before any of
-    # them is counted, so a code meets at most `max_verify_attempts` guesses.
-    failed = rt.store.record_failed_attempt(body.user_id, limits)
-    channel: str | None = None
-    if failed.attempts <= policy.max_verify_attempts:
-        channel, item = rt.store.redeem(
-            body.user_id, key.code_mac(body.user_id, code), key.key_id, now
-        )
-        if channel is None and "code_mac" in item and item["key_id"]["S"] != key.key_id:
-            # The code was minted under a key that has since been rotated out.
-            older = rt.keyring.version(item["key_id"]["S"])
-            older_mac = older.code_mac(body.user_id, code)
-            if hmac.compare_digest(older_mac, bytes(item["code_mac"]["B"])):
-                channel, item = rt.store.redeem(body.user_id, older_mac, older.key_id, now)
-    if channel is not None:
-        count("CodeVerified", channel)
-        logger.info("code verified", extra={"channel": channel})
-        return Answer(200, {"status": "approved", "verified": True})
+    current = rt.keyring.current()  # derived at cold start, before an attempt is counted
+    attempt = rt.store.count_attempt(body.user_id, limits)
+    # The key that made the pending code, which after a rotation is not the current one.
+    key = rt.keyring.version(attempt.key_id) if attempt.key_id else current
+    guess = key.code_mac(body.user_id, code)
+    if attempt.attempts <= policy.max_verify_attempts and _is_live_match(guess, attempt, now):
+        channel = rt.store.redeem(body.user_id, guess, now)
+        if channel is not None:
+            count("CodeVerified", channel)
+            logger.info("verification approved", extra={"channel": channel})
+            return Answer(200, {"status": "approved", "verified": True})
 
-    channel = failed.channel
-    if failed.attempts < policy.max_verify_attempts:
+    channel = attempt.channel
+    if attempt.attempts < policy.max_verify_attempts:
         count("VerifyFailed", channel)
-        logger.info("code rejected", extra={"channel": channel, "attempts": failed.attempts})
+        logger.info(
+            "verification rejected", extra={"channel": channel, "attempts": attempt.attempts}
+        )
         raise ApiError(400, "invalid_code", "The code is invalid.", top_level={"verified": False})
-    cooldown_until = failed.cooldown_until
-    if failed.attempts == policy.max_verify_attempts:
+    cooldown_until = attempt.cooldown_until
+    if attempt.attempts == policy.max_verify_attempts:
         cooldown_until = now + policy.resend_cooldown_seconds
         rt.store.lock_out(body.user_id, cooldown_until)
         count("LockedOut", channel)
@@ -155,6 +149,16 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
         cooldown_until - now,
         verified=False,
     )
+
+
+def _is_live_match(guess: bytes, attempt: Attempt, now: int) -> bool:
+    """Whether the guess is the live pending code, compared in constant time.
+
+    With no code pending the comparison still runs, against nothing, so it takes as long.
+    """
+    stored = attempt.code_mac if attempt.code_mac is not None else bytes(len(guess))
+    same = hmac.compare_digest(guess, stored)
+    return same and attempt.code_mac is not None and attempt.code_expires_at > now
 
 
 def cancel_token(rt: Runtime, body: CancelTokenBody) -> Answer:

@@ -79,12 +79,16 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True)
-class FailedAttempt:
-    """The user's state after one more failed verification."""
+class Attempt:
+    """The user's item just after one more verification attempt was counted."""
 
     attempts: int
     cooldown_until: int
     channel: str
+    code_mac: bytes | None
+    """The pending code's MAC, or None when no code is pending."""
+    key_id: str | None
+    code_expires_at: int
 
 
 def _n(value: int) -> dict[str, str]:
@@ -182,39 +186,36 @@ class OtpStore:
             return None
         return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
 
-    def redeem(
-        self, user_id: str, code_mac: bytes, key_id: str, now: int
-    ) -> tuple[str | None, dict[str, Any]]:
-        """Accept and burn the pending code in one conditional write.
+    def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None:
+        """Burn the pending code if it is still `code_mac` and live; its channel, or None.
 
-        Call it only for an attempt `record_failed_attempt` has counted within the limit.
-
-        Returns the code's channel when accepted, else None and the item as it stood
-        (empty when the user has none), so the caller learns why without another read.
+        The condition makes a code accepted at most once, however many verifies race for it.
         """
         try:
             answer = self._db.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
                 UpdateExpression=f"REMOVE {_CODE_FIELDS} SET attempts = :zero",
-                ConditionExpression="code_mac = :mac AND key_id = :key AND code_expires_at > :now",
+                ConditionExpression="code_mac = :mac AND code_expires_at > :now",
                 ExpressionAttributeValues={
                     ":mac": {"B": code_mac},
-                    ":key": _s(key_id),
                     ":now": _n(now),
                     ":zero": _n(0),
                 },
                 ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            return None, dict(error.response.get("Item") or {})
-        return str(answer["Attributes"].get("channel", {}).get("S", "unknown")), {}
+            return None
+        return str(answer["Attributes"].get("channel", {}).get("S", "unknown"))
 
-    def record_failed_attempt(self, user_id: str, limits: SendLimits) -> FailedAttempt:
-        """Count one verification attempt, whether or not a code is pending; success resets it."""
+    def count_attempt(self, user_id: str, limits: SendLimits) -> Attempt:
+        """Count one verification attempt, pending code or not, and return the item as it is now.
+
+        Counting comes before any comparison, so racing guesses cannot all be compared before
+        one of them is counted; a successful redeem resets the count.
+        """
         key = {PARTITION_KEY: _s(user_key(user_id))}
         values = {
             ":one": _n(1),
@@ -250,8 +251,14 @@ class OtpStore:
                 ReturnValues="ALL_NEW",
             )
         item = answer["Attributes"]
-        channel = str(item.get("channel", {}).get("S", "unknown"))
-        return FailedAttempt(_int(item, "attempts"), _int(item, "cooldown_until"), channel)
+        return Attempt(
+            attempts=_int(item, "attempts"),
+            cooldown_until=_int(item, "cooldown_until"),
+            channel=str(item.get("channel", {}).get("S", "unknown")),
+            code_mac=bytes(item["code_mac"]["B"]) if "code_mac" in item else None,
+            key_id=str(item["key_id"]["S"]) if "key_id" in item else None,
+            code_expires_at=_int(item, "code_expires_at"),
+        )
 
     def lock_out(self, user_id: str, cooldown_until: int) -> None:
         """Burn the pending code and hold off new requests until `cooldown_until`."""
