@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,13 @@ CODE_PACKAGE = "otp_service"
 """The package the functions' code archive root (`handlers/...`) is installed under."""
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+MAX_CONCURRENT_INVOCATIONS = 4
+"""Invocations that run at once; more wait their turn, as requests queue for Lambda capacity.
+
+moto answers one item operation at a time, so letting every request in at once only makes all
+of them slow enough to hit the handlers' production timeouts.
+"""
 
 _invoked: ContextVar[handler_runtime.Runtime | None] = ContextVar("otp_local_invoked", default=None)
 
@@ -71,6 +79,7 @@ class FunctionHost:
         self._functions = {
             spec.name: _load(spec, clock, faults, endpoint_url, region) for spec in specs
         }
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_INVOCATIONS)
         handler_runtime.install(cast(handler_runtime.Runtime, _InvokedFunctionRuntime()))
 
     def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
@@ -82,7 +91,7 @@ class FunctionHost:
             memory_limit_in_mb=function.spec.memory_size_mb,
             invoked_function_arn=function.spec.arn,
         )
-        with _invocation_of(function.runtime):
+        with self._slots, _invocation_of(function.runtime):
             return function.entry_point(event, context)
 
     def close(self) -> None:
