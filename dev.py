@@ -1,4 +1,4 @@
-"""Set up and run the project from nothing but Python 3.11+: `python3 dev.py up|test|demo`."""
+"""Set up and run the project from nothing but Python 3.11+: `python3 dev.py up|test|demo|bench`."""
 
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ def main() -> None:
     elif command == "demo":
         fresh_virtualenv()
         _run(BIN / "otp-local-demo", *rest)
+    elif command == "bench":
+        fresh_virtualenv()
+        _run(BIN / "python", "-m", "bench", *rest)
     else:
         sys.exit(__doc__)
 
