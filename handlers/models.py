@@ -125,3 +125,14 @@ def parse_code(code: str, length: int) -> str:
     if len(code) != length:
         raise invalid_request(FieldError("code", f"must be {length} digits"))
     return code
+
+
+def is_premium_rate(number: phonenumbers.PhoneNumber) -> bool:
+    """Whether texting the number costs more than a normal SMS (a toll-fraud target)."""
+    import phonenumbers  # noqa: PLC0415 - loaded by parse_phone_number already
+
+    kind = phonenumbers.number_type(number)
+    return kind in (
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+    )

@@ -18,6 +18,7 @@ from .models import (
     RequestTokenBody,
     VerifyTokenBody,
     format_e164,
+    is_premium_rate,
     normalize_email,
     parse_code,
     parse_phone_number,
@@ -179,6 +180,11 @@ def _checked_destination(rt: Runtime, body: RequestTokenBody) -> str:
         count("DestinationNotAllowed", "sms")
         raise ApiError(
             403, "destination_not_allowed", "SMS to this destination's country is not allowed."
+        )
+    if is_premium_rate(number):
+        count("DestinationNotAllowed", "sms")
+        raise ApiError(
+            403, "destination_not_allowed", "SMS to premium-rate numbers is not allowed."
         )
     return format_e164(number)
 

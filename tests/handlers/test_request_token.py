@@ -106,6 +106,16 @@ def test_request_refuses_sms_to_a_country_that_is_not_allowed(service: Service) 
     assert service.sms() == []
 
 
+@pytest.mark.parametrize("destination", ["+19002001234", "+448712345678"])
+@pytest.mark.parametrize("policy", [Policy(allowed_country_codes=("1", "44"))])
+def test_request_refuses_sms_to_premium_rate_numbers(service: Service, destination: str) -> None:
+    """Premium-rate numbers are the classic SMS-pumping payout, even in an allowed country."""
+    reply = service.request(destination=destination)
+    assert reply.status == 403
+    assert reply.body["error"]["code"] == "destination_not_allowed"
+    assert service.sms() == [] and service.items() == []
+
+
 @pytest.mark.parametrize("policy", [Policy(allowed_country_codes=("*",))])
 def test_request_sends_anywhere_when_all_countries_are_allowed(service: Service) -> None:
     assert service.request(destination="+447911123456").status == 202
