@@ -35,6 +35,8 @@ class Runtime:
     settings: Settings
     clock: Callable[[], float] = time.time
     session: Any = field(default_factory=boto3.session.Session)
+    data_config: Config = DATA_CONFIG
+    """How DynamoDB and KMS are called; the local stack loosens it for its slower emulator."""
 
     def now(self) -> int:
         """The current time in whole epoch seconds."""
@@ -44,13 +46,15 @@ class Runtime:
     def store(self) -> OtpStore:
         """The table access object."""
         return OtpStore(
-            self.session.client("dynamodb", config=DATA_CONFIG), self.settings.table_name
+            self.session.client("dynamodb", config=self.data_config), self.settings.table_name
         )
 
     @cached_property
     def keyring(self) -> MacKeyring:
         """The MAC subkeys, derived from the KMS key on first use."""
-        return MacKeyring(self.session.client("kms", config=DATA_CONFIG), self.settings.mac_key_id)
+        return MacKeyring(
+            self.session.client("kms", config=self.data_config), self.settings.mac_key_id
+        )
 
     @cached_property
     def sender(self) -> MessageSender:

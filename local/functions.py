@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import boto3
+from botocore.config import Config
 
 from ..handlers import runtime as handler_runtime
 from ..handlers.settings import Settings
@@ -33,6 +34,12 @@ CODE_PACKAGE = "otp_service"
 """The package the functions' code archive root (`handlers/...`) is installed under."""
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+EMULATOR_DATA_CONFIG = handler_runtime.DATA_CONFIG.merge(Config(read_timeout=10.0))
+"""The handlers' DynamoDB/KMS settings with a longer read timeout: moto copies a whole table
+per transaction, so under load it answers far slower than DynamoDB, and a timed-out write that
+moto still applied would be retried into the cooldown it set (moto ignores the idempotency
+token botocore sends with TransactWriteItems)."""
 
 MAX_CONCURRENT_INVOCATIONS = 4
 """Invocations that run at once; more wait their turn, as requests queue for Lambda capacity.
@@ -121,7 +128,10 @@ def _load(
     session = boto3.session.Session(region_name=region)
     faults.attach(session)
     runtime = handler_runtime.Runtime(
-        Settings.from_env(spec.environment), clock=clock, session=session
+        Settings.from_env(spec.environment),
+        clock=clock,
+        session=session,
+        data_config=EMULATOR_DATA_CONFIG,
     )
     _create_clients(runtime, endpoint_url)
     return LocalFunction(spec=spec, entry_point=entry_point, runtime=runtime)

@@ -66,12 +66,14 @@ def test_the_allowed_list_is_the_only_way_out(service: Service) -> None:
     assert [phone for phone, _ in service.sms()] == ["+447911123456"]
 
 
-@pytest.mark.parametrize("number", ["+18765550123", "+19002345678"], ids=["jamaica", "premium"])
-def test_calling_code_1_admits_other_nanp_countries_and_premium_rate_numbers(
-    service: Service, number: str
-) -> None:
+def test_calling_code_1_admits_other_nanp_countries(service: Service) -> None:
     """Residual risk, pinned: "1" is a calling code, not a country (see SECURITY.md)."""
-    assert service.request(destination=number).status == 202
+    assert service.request(destination="+18765550123").status == 202
+
+
+def test_a_premium_rate_number_in_an_allowed_country_is_refused(service: Service) -> None:
+    assert service.request(destination="+19002345678").status == 403
+    assert service.sms() == []
 
 
 def test_an_email_address_in_other_case_counts_as_the_same_destination(service: Service) -> None:
