@@ -74,6 +74,19 @@ class Service:
             operation.split(".")[1],
         )
 
+    def cold_start(self) -> None:
+        """A new container: a fresh runtime, so the MAC subkey is derived again."""
+        runtime.install(runtime.Runtime(self.settings, clock=self.clock, session=self.session))
+
+    def rotate_mac_key(self) -> dict[str, Any]:
+        """Point the MAC key alias at a new HMAC key; the metadata of the new key."""
+        kms = self.session.client("kms")
+        key: dict[str, Any] = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")[
+            "KeyMetadata"
+        ]
+        kms.update_alias(AliasName=self.settings.mac_key_id, TargetKeyId=key["KeyId"])
+        return key
+
     def heal(self) -> None:
         """Stop injecting faults."""
         self.faults.clear()

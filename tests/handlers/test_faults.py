@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import otp_service.handlers.runtime as runtime
-
 from .conftest import Service
 
 
@@ -89,10 +87,8 @@ def test_an_unexpected_error_is_a_generic_500_without_a_stack_trace(service: Ser
 def test_codes_in_flight_survive_a_key_rotation(service: Service) -> None:
     service.request()
     code = service.last_code()
-    kms = service.session.client("kms")
-    new_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-    kms.update_alias(AliasName="alias/otp-mac", TargetKeyId=new_key["KeyId"])
-    runtime.install(runtime.Runtime(service.settings, clock=service.clock, session=service.session))
+    new_key = service.rotate_mac_key()
+    service.cold_start()
     assert service.verify(code).status == 200
     service.clock.advance(30)
     service.request()
@@ -105,10 +101,8 @@ def test_codes_in_flight_survive_a_key_rotation(service: Service) -> None:
 def test_a_wrong_code_after_a_rotation_still_counts_as_a_failure(service: Service) -> None:
     service.request()
     code = service.last_code()
-    kms = service.session.client("kms")
-    new_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-    kms.update_alias(AliasName="alias/otp-mac", TargetKeyId=new_key["KeyId"])
-    runtime.install(runtime.Runtime(service.settings, clock=service.clock, session=service.session))
+    service.rotate_mac_key()
+    service.cold_start()
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     assert service.verify(wrong).status == 400
     assert service.verify(code).status == 200

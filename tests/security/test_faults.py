@@ -31,11 +31,6 @@ def _sends_counted(service: Service) -> int:
     return sum(int(item.get("sends", {"N": "0"})["N"]) for item in service.items())
 
 
-def _cold_start(service: Service) -> None:
-    """A new container: a fresh runtime, so the MAC subkey is derived again."""
-    runtime.install(runtime.Runtime(service.settings, clock=service.clock, session=service.session))
-
-
 def _call_every_route(service: Service) -> list[Reply]:
     return [
         service.request(user_id="f"),
@@ -142,7 +137,7 @@ def test_a_redeem_that_always_fails_its_condition_never_approves(service: Servic
 def test_the_key_source_down_at_cold_start_is_503_and_counts_no_attempt(service: Service) -> None:
     service.request()
     code = service.last_code()
-    _cold_start(service)
+    service.cold_start()
     service.fail("kms.GenerateMac", "KMSInternalException", status=500)
     for route, reply in zip(ROUTES[:2], _call_every_route(service)[:2], strict=True):
         assert reply.status == 503
@@ -169,10 +164,8 @@ def test_a_rotated_key_down_mid_flight_is_503(service: Service) -> None:
     """A code minted under the previous key needs that key's subkey: a dependency, so 503."""
     service.request()
     code = service.last_code()
-    kms = service.session.client("kms")
-    new_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-    kms.update_alias(AliasName="alias/otp-mac", TargetKeyId=new_key["KeyId"])
-    _cold_start(service)
+    service.rotate_mac_key()
+    service.cold_start()
     service.request(user_id="other", destination="+14155550124")
     service.fail("kms.GenerateMac", "KMSInvalidStateException")
     assert service.verify(code).status == 503
@@ -252,40 +245,33 @@ def test_every_path_s_worst_case_fits_inside_the_function_timeout(service: Servi
     """The longest paths, recorded at a cold start: a send that fails and is undone, a
     rotated-key code, a lockout, an attempt window that ran out, and an idempotent replay."""
     paths: dict[str, list[str]] = {}
-    _cold_start(service)
+    service.cold_start()
     service.fail("sns.Publish", "Throttling")
     paths["request, send fails and is undone"] = _path(service, service.request)
     service.heal()
-    _cold_start(service)
+    service.cold_start()
     paths["request, sent"] = _path(
         service, lambda: service.request(headers={"Idempotency-Key": "k"})
     )
     service.clock.advance(30)
-    _cold_start(service)
+    service.cold_start()
     paths["request, idempotent replay"] = _path(
         service, lambda: service.request(headers={"Idempotency-Key": "k"})
     )
     code = service.last_code()
-    kms = service.session.client("kms")
-    new_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-    kms.update_alias(AliasName="alias/otp-mac", TargetKeyId=new_key["KeyId"])
-    _cold_start(service)
+    service.rotate_mac_key()
+    service.cold_start()
     service.request(user_id="other", destination="+14155550124")
-    _cold_start(service)
+    service.cold_start()
     paths["verify, rotated key, lockout"] = _path(service, lambda: service.verify(wrong(code)))
     service.clock.advance(3600)
     service.request()
     code = service.last_code()
-    kms.update_alias(
-        AliasName="alias/otp-mac",
-        TargetKeyId=kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")[
-            "KeyMetadata"
-        ]["KeyId"],
-    )
-    _cold_start(service)
+    service.rotate_mac_key()
+    service.cold_start()
     paths["verify, rotated key, approved"] = _path(service, lambda: service.verify(code))
     service.clock.advance(3600 * 2)
-    _cold_start(service)
+    service.cold_start()
     paths["verify, attempt window ran out"] = _path(service, lambda: service.verify("000000"))
     paths["cancel"] = _path(service, service.cancel)
     budgets = {name: _budget(calls) for name, calls in paths.items()}
