@@ -186,10 +186,9 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
         "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        # The handlers' Settings model requires the MAC key's ID in every function; cancel-token
-        # never calls KMS with it, and its role holds no KMS permission on that key.
-        ENV_MAC_KEY_ID: shared.keys.mac_key.arn,
     }
+    if route in (REQUEST_TOKEN, VERIFY_TOKEN):
+        environment[ENV_MAC_KEY_ID] = shared.keys.mac_key.arn
     if route == REQUEST_TOKEN:
         environment[ENV_BRAND_NAME] = infrastructure.brand_name
         if infrastructure.email_sender is not None:

@@ -13,7 +13,7 @@ from botocore.config import Config
 
 from .delivery import MessageSender
 from .keys import MacKeyring
-from .settings import Settings, load_settings
+from .settings import ENV_MAC_KEY_ID, Settings, load_settings
 from .store import OtpStore
 
 # Bounded so the slowest path ends well inside the function's 20 s timeout: a verify at a
@@ -52,6 +52,8 @@ class Runtime:
     @cached_property
     def keyring(self) -> MacKeyring:
         """The MAC subkeys, derived from the KMS key on first use."""
+        if self.settings.mac_key_id is None:
+            raise RuntimeError(f"{ENV_MAC_KEY_ID} is not set for this function")
         return MacKeyring(
             self.session.client("kms", config=self.data_config), self.settings.mac_key_id
         )

@@ -61,7 +61,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     table_name: str = Field(min_length=3)
-    mac_key_id: str = Field(min_length=1)
+    mac_key_id: str | None = None
+    """The KMS HMAC key the code MACs derive from; cancel-token needs none."""
     brand_name: str = Field(min_length=1, max_length=40)
     email_sender: str | None = None
     sms_sender_id: str | None = None
@@ -73,7 +74,7 @@ class Settings(BaseModel):
         policy_json = env.get(ENV_POLICY)
         return cls(
             table_name=env.get(ENV_TABLE_NAME, ""),
-            mac_key_id=env.get(ENV_MAC_KEY_ID, ""),
+            mac_key_id=env.get(ENV_MAC_KEY_ID) or None,
             brand_name=env.get(ENV_BRAND_NAME, "OTP"),
             email_sender=env.get(ENV_EMAIL_SENDER) or None,
             sms_sender_id=env.get(ENV_SMS_SENDER_ID) or None,

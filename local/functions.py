@@ -145,7 +145,9 @@ def _create_clients(runtime: handler_runtime.Runtime, endpoint_url: str) -> None
     guard against a local request reaching a real AWS account.
     """
     # Reading each cached property builds its clients.
-    _ = runtime.store, runtime.keyring, runtime.sender
+    _ = runtime.store, runtime.sender
+    if runtime.settings.mac_key_id is not None:
+        _ = runtime.keyring
     for service in ("dynamodb", "kms", "sns", "ses"):
         probe = runtime.session.client(service)
         if probe.meta.endpoint_url != endpoint_url:
