@@ -217,9 +217,13 @@ def _statements(
     if route == CANCEL_TOKEN:
         statements.append(allow("BurnPendingCode", ["dynamodb:UpdateItem"], [table_arn]))
     if route == VERIFY_TOKEN:
+        # Codes issued before a rotation name the retired key; verify still derives its subkey.
+        mac_keys: list[pulumi.Input[str]] = [shared.keys.mac_key.arn]
+        if shared.keys.retired_mac_key is not None:
+            mac_keys.append(shared.keys.retired_mac_key.arn)
         statements += [
             allow("CountAttemptsAndConsumeCode", ["dynamodb:UpdateItem"], [table_arn]),
-            allow("DeriveMacSubkey", ["kms:GenerateMac"], [shared.keys.mac_key.arn]),
+            allow("DeriveMacSubkey", ["kms:GenerateMac"], mac_keys),
         ]
     if route == REQUEST_TOKEN:
         statements += [

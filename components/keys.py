@@ -20,9 +20,14 @@ class ServiceKeys:
 
     encryption_key: aws.kms.Key
     mac_key: aws.kms.Key
+    """The current code-MAC key: new codes are MACed under it."""
+    retired_mac_key: aws.kms.Key | None
+    """The previous generation, kept so codes issued before a rotation still verify."""
 
 
-def create_keys(name: str, aws_context: AwsContext, parent: pulumi.Resource) -> ServiceKeys:
+def create_keys(
+    name: str, aws_context: AwsContext, mac_key_generation: int, parent: pulumi.Resource
+) -> ServiceKeys:
     """Create both keys with their aliases and key policies."""
     options = pulumi.ResourceOptions(parent=parent)
     encryption_key = aws.kms.Key(
@@ -39,15 +44,13 @@ def create_keys(name: str, aws_context: AwsContext, parent: pulumi.Resource) -> 
         target_key_id=encryption_key.key_id,
         opts=options,
     )
-    # AWS rotates only symmetric encryption keys; an HMAC key is rotated by replacing it.
-    mac_key = aws.kms.Key(
-        f"{name}-mac-key",
-        description=f"OtpService {name}: derives the subkey that MACs codes and destinations",
-        key_usage="GENERATE_VERIFY_MAC",
-        customer_master_key_spec="HMAC_256",
-        deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-        policy=policy_document([_account_administers(aws_context)]),
-        opts=options,
+    # AWS rotates only symmetric encryption keys. An HMAC key is rotated by raising the
+    # generation: a new key is created, and the previous one is kept for codes in flight.
+    mac_key = _mac_key(name, mac_key_generation, aws_context, options)
+    retired = (
+        _mac_key(name, mac_key_generation - 1, aws_context, options)
+        if mac_key_generation > 1
+        else None
     )
     aws.kms.Alias(
         f"{name}-mac-key-alias",
@@ -55,7 +58,26 @@ def create_keys(name: str, aws_context: AwsContext, parent: pulumi.Resource) -> 
         target_key_id=mac_key.key_id,
         opts=options,
     )
-    return ServiceKeys(encryption_key=encryption_key, mac_key=mac_key)
+    return ServiceKeys(encryption_key=encryption_key, mac_key=mac_key, retired_mac_key=retired)
+
+
+def _mac_key(
+    name: str, generation: int, aws_context: AwsContext, options: pulumi.ResourceOptions
+) -> aws.kms.Key:
+    """The HMAC key of one generation; generation 1 keeps the name it always had."""
+    suffix = "" if generation == 1 else f"-{generation}"
+    return aws.kms.Key(
+        f"{name}-mac-key{suffix}",
+        description=(
+            f"OtpService {name}: derives the subkey that MACs codes and destinations "
+            f"(generation {generation})"
+        ),
+        key_usage="GENERATE_VERIFY_MAC",
+        customer_master_key_spec="HMAC_256",
+        deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+        policy=policy_document([_account_administers(aws_context)]),
+        opts=options,
+    )
 
 
 def _account_administers(aws_context: AwsContext) -> Statement:

@@ -85,6 +85,8 @@ class OtpServiceArgs(TypedDict):
     """Lockouts in five minutes that raise the possible-attack alarm."""
     memory_size_mb: NotRequired[int]
     """Memory of each function in MB."""
+    mac_key_generation: NotRequired[int]
+    """Generation of the code-MAC key; raise it by one to rotate (the previous one is kept)."""
     powertools_layer_version: NotRequired[int]
     """Version of the public Powertools for AWS Lambda (Python) v3 layer (python3.12, arm64)."""
 
@@ -118,6 +120,7 @@ class InfrastructureOptions(BaseModel):
         int, Field(alias="lockoutAlarmThreshold", ge=1, le=100_000)
     ] = 10
     memory_size_mb: Annotated[int, Field(alias="memorySizeMb", ge=128, le=10240)] = 256
+    mac_key_generation: Annotated[int, Field(alias="macKeyGeneration", ge=1, le=1000)] = 1
     powertools_layer_version: Annotated[int, Field(alias="powertoolsLayerVersion", ge=1)] = (
         DEFAULT_POWERTOOLS_LAYER_VERSION
     )

@@ -48,7 +48,7 @@ class OtpService(pulumi.ComponentResource):
         super().__init__("otp:index:OtpService", name, None, opts)
         options = resolve_options(args)
         aws_context = AwsContext.lookup(self)
-        keys = create_keys(name, aws_context, self)
+        keys = create_keys(name, aws_context, options.infrastructure.mac_key_generation, self)
         table = create_table(
             name, keys.encryption_key, options.infrastructure.deletion_protection, self
         )

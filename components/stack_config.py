@@ -22,6 +22,7 @@ _INTEGER_KEYS = (
     "sms_monthly_spend_limit_usd",
     "lockout_alarm_threshold",
     "memory_size_mb",
+    "mac_key_generation",
     "powertools_layer_version",
 )
 _NUMBER_KEYS = ("throttle_rate_limit",)

@@ -393,3 +393,38 @@ def test_stack_exports_what_a_consumer_needs(run_stack: RunProgram) -> pulumi.Ou
         ]
 
     return run_stack("dev").settled().apply(check)
+
+
+@pulumi_test
+def test_raising_the_mac_key_generation_keeps_the_previous_key_for_verify_only(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    """A rotation window: new codes use generation 2, codes in flight still verify under 1."""
+
+    def check(recording: Recording) -> None:
+        keys = {
+            key.name: key
+            for key in recording.of_type("aws:kms/key:Key")
+            if key.inputs.get("keyUsage") == "GENERATE_VERIFY_MAC"
+        }
+        assert set(keys) == {"otp-mac-key", "otp-mac-key-2"}
+        current = "arn:aws:kms:us-east-1:123456789012:key/otp-mac-key-2-id"
+        retired = "arn:aws:kms:us-east-1:123456789012:key/otp-mac-key-id"
+        assert (
+            function_for(recording, "request-token").inputs["environment"]["variables"][
+                "OTP_MAC_KEY_ID"
+            ]
+            == current
+        )
+        statements = role_statements(recording)
+        mac_grants = {
+            path: [
+                s["Resource"]
+                for s in statements[f"otp-{path}-policy"]
+                if s["Action"] == ["kms:GenerateMac"]
+            ]
+            for path in ("request-token", "verify-token")
+        }
+        assert mac_grants == {"request-token": [[current]], "verify-token": [[current, retired]]}
+
+    return run_stack("dev", macKeyGeneration=2).settled().apply(check)
