@@ -46,13 +46,7 @@ def request_token(rt: Runtime, body: RequestTokenBody, idempotency_key: str | No
     policy = rt.settings.policy
     destination = _checked_destination(rt, body)
     key_digest = _idempotency_digest(idempotency_key)
-    limits = SendLimits(
-        now=rt.now(),
-        code_ttl_seconds=policy.code_ttl_seconds,
-        resend_cooldown_seconds=policy.resend_cooldown_seconds,
-        max_sends_per_window=policy.max_sends_per_window,
-        send_window_seconds=policy.send_window_seconds,
-    )
+    limits = SendLimits.of(policy, rt.now())
     masked = mask_destination(body.channel, destination)
     accepted = {
         "status": "pending",
@@ -109,13 +103,7 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
     policy = rt.settings.policy
     code = parse_code(body.code, policy.code_length)
     now = rt.now()
-    limits = SendLimits(
-        now=now,
-        code_ttl_seconds=policy.code_ttl_seconds,
-        resend_cooldown_seconds=policy.resend_cooldown_seconds,
-        max_sends_per_window=policy.max_sends_per_window,
-        send_window_seconds=policy.send_window_seconds,
-    )
+    limits = SendLimits.of(policy, now)
     current = rt.keyring.current()  # derived at cold start, before an attempt is counted
     attempt = rt.store.count_attempt(body.user_id, limits)
     # The key that made the pending code, which after a rotation is not the current one.

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .errors import DependencyUnavailable, IdempotencyKeyTaken, RateLimited, error_code
+from .settings import Policy
 from .table import (
     PARTITION_KEY,
     TTL_ATTRIBUTE,
@@ -39,6 +40,17 @@ class SendLimits:
     resend_cooldown_seconds: int
     max_sends_per_window: int
     send_window_seconds: int
+
+    @classmethod
+    def of(cls, policy: Policy, now: int) -> SendLimits:
+        """The limits the policy sets, at `now`."""
+        return cls(
+            now=now,
+            code_ttl_seconds=policy.code_ttl_seconds,
+            resend_cooldown_seconds=policy.resend_cooldown_seconds,
+            max_sends_per_window=policy.max_sends_per_window,
+            send_window_seconds=policy.send_window_seconds,
+        )
 
     @property
     def window(self) -> int:
