@@ -1,7 +1,17 @@
-"""Set up and run the project from nothing but Python 3.11+: `python3 dev.py up|test|demo|bench`."""
+"""Set up and run the project from nothing but Python 3.11+.
+
+    python3 dev.py up [otp-local options]     the local stack on http://127.0.0.1:8080
+    python3 dev.py test [--fresh] [pytest options]   lint, types and the whole suite
+    python3 dev.py demo | bench | lock
+
+`.venv` is reused while `requirements.lock` and `pyproject.toml` are unchanged (a stamp of their
+hash) and rebuilt when either changes; `--fresh` (and CI) rebuild it from nothing.
+`lock` regenerates `requirements.lock` (every package pinned, with hashes) with uv.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -12,42 +22,92 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".lock-stamp"
+UV = "uv==0.13.9"
+"""The installer and lock tool, itself pinned; everything else comes from the lock."""
 
 
 def _run(*args: str | Path) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)  # noqa: S603
 
 
-def fresh_virtualenv() -> None:
-    """Create .venv from scratch and install the project with the pinned lock file."""
+def _recipe_digest() -> str:
+    recipe = hashlib.sha256(UV.encode())
+    for path in (LOCK, ROOT / "pyproject.toml"):
+        recipe.update(path.read_bytes())
+    return recipe.hexdigest()
+
+
+def virtualenv(fresh: bool = False) -> None:
+    """Make `.venv` hold exactly the lock and the project, rebuilding only when they changed."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on any python3 first
         sys.exit("Python 3.11 or newer is required")
+    digest = _recipe_digest()
+    if not fresh and STAMP.is_file() and STAMP.read_text() == digest:
+        return
     shutil.rmtree(VENV, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True).create(VENV)
-    pip = (BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
-    _run(*pip, "--upgrade", "pip==25.3")
-    _run(*pip, "-c", LOCK, "-e", ".[dev]")
+    uv = (_installed_uv(), "pip")
+    _run(*uv, "sync", "--quiet", "--python", PYTHON, "--require-hashes", LOCK)
+    _run(*uv, "install", "--quiet", "--python", PYTHON, "--no-deps", "-e", ".")
+    STAMP.write_text(digest)
+
+
+def _installed_uv() -> Path:
+    """uv inside `.venv`, creating a bare `.venv` for it when there is none."""
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    uv = BIN / ("uv.exe" if os.name == "nt" else "uv")
+    if not uv.exists():
+        _run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", UV)
+    return uv
+
+
+def lock() -> None:
+    """Resolve pyproject's ranges (with every extra) into the hashed `requirements.lock`."""
+    _run(
+        _installed_uv(),
+        "pip",
+        "compile",
+        "--quiet",
+        "--universal",
+        "--python-version",
+        "3.11",
+        "--generate-hashes",
+        "--extra",
+        "dev",
+        "--no-emit-package",
+        "otp-service",
+        "--output-file",
+        LOCK.name,
+        "pyproject.toml",
+    )
 
 
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
     rest = sys.argv[2:]
+    fresh = "--fresh" in rest or os.environ.get("CI") == "true"
+    rest = [arg for arg in rest if arg != "--fresh"]
     if command == "test":
-        fresh_virtualenv()
+        virtualenv(fresh)
         _run(BIN / "ruff", "check", ".")
         _run(BIN / "ruff", "format", "--check", ".")
         _run(BIN / "mypy", ".")
-        _run(BIN / "python", "-m", "pytest", *rest)
+        _run(BIN / "mypy", "--config-file", "examples/consumer/mypy.ini", "examples/consumer")
+        _run(PYTHON, "-m", "pytest", *rest)
     elif command == "up":
-        fresh_virtualenv()
+        virtualenv(fresh)
         os.execv(BIN / "otp-local", [str(BIN / "otp-local"), *rest])  # noqa: S606
     elif command == "demo":
-        fresh_virtualenv()
+        virtualenv(fresh)
         _run(BIN / "otp-local-demo", *rest)
     elif command == "bench":
-        fresh_virtualenv()
-        _run(BIN / "python", "-m", "bench", *rest)
+        virtualenv(fresh)
+        _run(PYTHON, "-m", "bench", *rest)
+    elif command == "lock":
+        lock()
     else:
         sys.exit(__doc__)
 

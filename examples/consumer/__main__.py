@@ -2,8 +2,8 @@
 
 import pulumi
 import pulumi_aws as aws
-
 from components import backend_role
+
 from otp_service.components import AuthMode, OtpService
 
 backend = backend_role("backend")

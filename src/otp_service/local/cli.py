@@ -112,7 +112,7 @@ def _project() -> Project:
     try:
         return find_project(Path.cwd())
     except ConfigError:
-        return find_project(Path(__file__).resolve().parent.parent)
+        return find_project(Path(__file__).resolve().parent)
 
 
 def _start(
