@@ -15,6 +15,7 @@ ENV_BRAND_NAME = "OTP_BRAND_NAME"
 ENV_EMAIL_SENDER = "OTP_EMAIL_SENDER"
 ENV_SMS_SENDER_ID = "OTP_SMS_SENDER_ID"
 ENV_POLICY = "OTP_POLICY"
+ENV_EVENTS_TOPIC_ARN = "OTP_EVENTS_TOPIC_ARN"
 
 
 class Policy(BaseModel):
@@ -30,6 +31,9 @@ class Policy(BaseModel):
     )
     max_sends_per_window: Annotated[int, Field(alias="maxSendsPerWindow", ge=1, le=100)] = 5
     send_window_seconds: Annotated[int, Field(alias="sendWindowSeconds", ge=60, le=86400)] = 3600
+    verification_retention_days: Annotated[
+        int, Field(alias="verificationRetentionDays", ge=1, le=90)
+    ] = 7
     allowed_country_codes: Annotated[
         tuple[str, ...], Field(alias="allowedCountryCodes", min_length=1, max_length=300)
     ] = ("1",)
@@ -67,6 +71,8 @@ class Settings(BaseModel):
     email_sender: str | None = None
     sms_sender_id: str | None = None
     policy: Policy = Policy()
+    events_topic_arn: str | None = None
+    """The lifecycle events topic; only the events function publishes to it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -78,6 +84,7 @@ class Settings(BaseModel):
             brand_name=env.get(ENV_BRAND_NAME, "OTP"),
             email_sender=env.get(ENV_EMAIL_SENDER) or None,
             sms_sender_id=env.get(ENV_SMS_SENDER_ID) or None,
+            events_topic_arn=env.get(ENV_EVENTS_TOPIC_ARN) or None,
             policy=Policy.model_validate_json(policy_json) if policy_json else Policy(),
         )
 

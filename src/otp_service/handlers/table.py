@@ -12,6 +12,16 @@ def user_key(user_id: str) -> str:
     return f"user#{user_id}"
 
 
+def user_of(key: str) -> str:
+    """The user id a user item's key names."""
+    return key.removeprefix("user#")
+
+
+def verification_key(verification_id: str) -> str:
+    """The record of one verification, kept for `verificationRetentionDays`."""
+    return f"verification#{verification_id}"
+
+
 def user_sends_key(user_id: str, window: int) -> str:
     """The counter of sends to one user within one send window."""
     return f"sends#user#{window}#{user_id}"

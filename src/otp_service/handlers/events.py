@@ -1,0 +1,145 @@
+"""The events function: the table's change stream in, lifecycle events on the events topic out.
+
+It runs off the request path (a stream event source mapping invokes it), so publishing never
+adds latency to, or fails, a request. Delivery is at least once: a batch that fails is retried
+from the first record that failed (`ReportBatchItemFailures`), so an event can be published
+twice, always with the same `event_id`. Each decoded transition goes to every consumer in turn
+(publish, then record the outcome on the verification record); another consumer (fraud rules,
+say) is one more callable in `consumers`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .errors import error_code
+from .lifecycle import (
+    OUTCOME_STATUSES,
+    STATUS,
+    STATUS_AT,
+    Transition,
+    receipts,
+    transitions,
+)
+from .observability import logger
+from .settings import load_settings
+from .table import PARTITION_KEY, verification_key
+
+Consumer = Callable[[Transition], None]
+"""Something done with each decoded transition; raising makes the record's batch retry."""
+
+_CONFIG = Config(
+    connect_timeout=1.0, read_timeout=3.0, retries={"mode": "standard", "total_max_attempts": 3}
+)
+
+
+def decode(record: Mapping[str, Any]) -> list[Transition]:
+    """The transitions one stream record shows; other items' changes show none."""
+    change = record["dynamodb"]
+    key = change["Keys"][PARTITION_KEY]["S"]
+    old, new = change.get("OldImage"), change.get("NewImage")
+    if key.startswith("user#"):
+        return transitions(old, new)
+    if key.startswith("verification#"):
+        return receipts(old, new)
+    return []
+
+
+def process(records: Sequence[Mapping[str, Any]], consumers: Iterable[Consumer]) -> list[str]:
+    """Hand every record's transitions to the consumers, in order; the failed sequence numbers.
+
+    Processing stops at the first failure: Lambda retries a stream batch from the lowest
+    failed sequence number, so later records would be handled twice for nothing.
+    """
+    handlers = list(consumers)
+    for record in records:
+        try:
+            for transition in decode(record):
+                for consumer in handlers:
+                    consumer(transition)
+        except Exception as error:  # noqa: BLE001 - the record is retried, then dead-lettered
+            logger.error(
+                "stream record not processed",
+                extra={
+                    "error": type(error).__name__,
+                    "aws_error_code": error_code(error) if isinstance(error, ClientError) else None,
+                },
+            )
+            return [str(record["dynamodb"]["SequenceNumber"])]
+    return []
+
+
+class EventPublisher:
+    """Publishes each transition to the events topic, with `type` and `channel` attributes."""
+
+    def __init__(self, sns: Any, topic_arn: str) -> None:
+        self._sns = sns
+        self._topic_arn = topic_arn
+
+    def __call__(self, transition: Transition) -> None:
+        event = transition.event()
+        self._sns.publish(
+            TopicArn=self._topic_arn,
+            Message=json.dumps(event, separators=(",", ":")),
+            MessageAttributes={
+                "type": {"DataType": "String", "StringValue": event["type"]},
+                "channel": {"DataType": "String", "StringValue": event["channel"]},
+            },
+        )
+
+
+class OutcomeRecorder:
+    """Writes a verification's terminal status onto its record, once; later writes lose."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self._table = table_name
+
+    def __call__(self, transition: Transition) -> None:
+        if transition.type.value not in OUTCOME_STATUSES:
+            return
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={
+                    PARTITION_KEY: {"S": verification_key(transition.verification.verification_id)}
+                },
+                UpdateExpression="SET #status = :status, #at = :at",
+                ConditionExpression=(
+                    f"attribute_exists({PARTITION_KEY}) AND attribute_not_exists(#status)"
+                ),
+                ExpressionAttributeNames={"#status": STATUS, "#at": STATUS_AT},
+                ExpressionAttributeValues={
+                    ":status": {"S": transition.type.value},
+                    ":at": {"N": str(transition.occurred_at)},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+
+@cache
+def consumers() -> tuple[Consumer, ...]:
+    """This container's consumers, built once from its settings."""
+    settings = load_settings()
+    if settings.events_topic_arn is None:
+        raise RuntimeError("OTP_EVENTS_TOPIC_ARN is not set for this function")
+    session = boto3.session.Session()
+    return (
+        EventPublisher(session.client("sns", config=_CONFIG), settings.events_topic_arn),
+        OutcomeRecorder(session.client("dynamodb", config=_CONFIG), settings.table_name),
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda entry point for a batch of DynamoDB stream records."""
+    failed = process(event.get("Records", []), consumers())
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
