@@ -51,6 +51,8 @@ class OtpServiceArgs(TypedDict):
     """Window in seconds for the send limit and the failed-attempt count."""
     allowed_country_codes: NotRequired[list[str]]
     """Calling codes SMS may go to; `["*"]` allows all."""
+    verification_retention_days: NotRequired[int]
+    """Days `GET /verifications/{id}` answers for a verification, 1-90."""
     brand_name: NotRequired[str]
     """Name shown in the SMS and email text, 1-40 characters."""
     email_sender: NotRequired[str]

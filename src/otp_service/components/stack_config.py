@@ -15,6 +15,7 @@ _INTEGER_KEYS = (
     "resend_cooldown_seconds",
     "max_sends_per_window",
     "send_window_seconds",
+    "verification_retention_days",
     "throttle_burst_limit",
     "api_key_quota_per_day",
     "waf_rate_limit_per_ip",
