@@ -6,7 +6,10 @@ import base64
 import json
 import re
 
+import pytest
+
 import otp_service.handlers.runtime as runtime
+from otp_service.handlers.settings import Policy
 
 from .attack import wrong
 from .conftest import Capture, Reply, Service
@@ -109,3 +112,37 @@ def test_the_table_holds_no_code_phone_number_or_email_address(service: Service)
     assert not [code for code in codes if _digits(code, stored)]
     macs = [item["code_mac"]["B"] for item in service.items() if "code_mac" in item]
     assert len(macs) == 3 and all(len(mac) == 32 for mac in macs)
+
+
+SHORT_NUMBERS = {
+    "TK": ("+6907290", "7290"),  # 7 digits, a 4-digit subscriber number
+    "FK": ("+50051234", "51234"),
+    "AD": ("+376312345", "312345"),
+    "TV": ("+688901234", "901234"),
+    "SB": ("+6777421234", "7421234"),
+    "US": (PHONE, PHONE[2:]),
+}
+_MASKED = re.compile(r"\+([0-9]*)\*+([0-9]*)")
+
+
+@pytest.mark.parametrize("policy", [Policy(allowed_country_codes=("*",))])
+def test_short_numbers_of_several_countries_are_never_written_recognisably(
+    service: Service, capture: Capture
+) -> None:
+    """Answers and logs of a send and of a rejected send hide at least five digits of each."""
+    for n, (number, national) in enumerate(SHORT_NUMBERS.values()):
+        before = len(capture.text())
+        sent = service.request(user_id=f"s{n}", destination=number)
+        service.fail("sns.Publish", "InvalidParameter", message="rejected")
+        rejected = service.request(user_id=f"r{n}", destination=number)
+        service.heal()
+        assert (sent.status, rejected.status) == (202, 502)
+        written = capture.text()[before:] + json.dumps(sent.body)
+        assert sent.body["destination"] in written, "the masked number was not written at all"
+        for secret in (number[1:], national):
+            assert not _digits(secret, written), f"{secret} leaked"
+        masks = [m for m in _MASKED.finditer(written) if number[1:].startswith(m[1])]
+        assert masks, "no masked number was captured"
+        for mask in masks:
+            hidden = len(number) - 1 - len(mask[1]) - len(mask[2])
+            assert hidden >= 5, f"{mask[0]} shows all but {hidden} digits of {number}"
