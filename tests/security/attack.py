@@ -22,9 +22,11 @@ class RaceGate:
     """Orders racing verifies at their DynamoDB writes, the worst case for the service.
 
     Phase 1: `early` threads make their first UpdateItem. Phase 2: the "late" thread, if any,
-    makes its first UpdateItem. Phase 3: everything else. Whatever a request checks in its
-    first write therefore sees none of the other requests' later writes. Create the gate before
-    the first handler call: botocore clients copy the session's hooks when they are built.
+    makes all its calls, until it calls `leave()`. Phase 3: everything else. Whatever a request
+    checks in its first write therefore sees none of the other requests' later writes, and the
+    late request runs to its end before any early request's lockout or redeem: no outcome
+    depends on thread timing. Create the gate before the first handler call: botocore clients
+    copy the session's hooks when they are built.
     """
 
     def __init__(self, service: Service, early: int, late: bool = True) -> None:
@@ -34,7 +36,7 @@ class RaceGate:
         self._early_done = 0
         self._late = late
         self.early_first = threading.Event()
-        self.late_first = threading.Event()
+        self.late_done = threading.Event()
         self.redeems = 0
         self.updates = 0
         events = service.session.events
@@ -63,20 +65,22 @@ class RaceGate:
             with self._lock:
                 self.redeems += 1
         if role == "early" and self._local.calls > 1:
-            self.late_first.wait(10)
+            self.late_done.wait(10)
         if role == "late" and self._local.calls == 1:
             self.early_first.wait(10)
 
     def _after(self, **_: Any) -> None:
         role = getattr(self._local, "role", None)
-        if role is None or self._local.calls != 1:
-            return
-        if role == "late":
-            self.late_first.set()
+        if role != "early" or self._local.calls != 1:
             return
         with self._lock:
             self._early_done += 1
             if self._early_done == self._early:
                 self.early_first.set()
                 if not self._late:
-                    self.late_first.set()
+                    self.late_done.set()
+
+    def leave(self) -> None:
+        """The calling thread's request has returned; after the late one, the rest go on."""
+        if getattr(self._local, "role", None) == "late":
+            self.late_done.set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_the_first_and_last_three_digits_are_uniform_over_a_thousand_values(
 
 def test_consecutive_codes_are_independent(codes: list[str]) -> None:
     """Pairs of successive first digits: a generator that repeats or alternates fails."""
-    pairs = Counter(a[0] + b[0] for a, b in zip(codes, codes[1:], strict=False))
+    pairs = Counter(a[0] + b[0] for a, b in pairwise(codes))
     assert _chi_square(pairs, 100, SAMPLES - 1) < CHI2_DF99_P1E6
 
 
