@@ -197,6 +197,6 @@ def test_the_local_stack_refuses_a_missing_or_wrong_api_key(
         body.pop("code")
     reply = local_stack.call("POST", route, body, headers=headers)
     assert reply.status == 403
-    assert set(reply.body) == {"message"}
+    assert reply.body["error"]["code"] == "forbidden"
     outbox = local_stack.call("GET", "/_local/outbox").body["messages"]
     assert not [m for m in outbox if m["destination"] == "+14155550123"]

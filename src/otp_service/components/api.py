@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .functions import RouteFunction
+from .gateway_responses import create_gateway_responses, gateway_responses_fingerprint
 from .iam import AwsContext, allow, assume_role_policy, policy_document
 from .keys import ServiceKeys
 from .options import AuthMode, ServiceOptions
@@ -109,11 +110,15 @@ def create_api(
         route_parts += [resource, method, integration]
         route_fingerprint += [method.id, integration.id, route_function.function.invoke_arn]
 
+    gateway_responses = create_gateway_responses(name, rest_api, parent)
+    route_parts += gateway_responses
+    route_fingerprint.append(gateway_responses_fingerprint())
     deployment = aws.apigateway.Deployment(
         f"{name}-deployment",
         rest_api=rest_api.id,
         description="OtpService routes",
-        # A new deployment whenever a route, its authorization or its target function changes.
+        # A new deployment whenever a route, its authorization, its target function or a
+        # gateway response changes: API Gateway serves none of them before a deployment.
         triggers={"routes": pulumi.Output.json_dumps(route_fingerprint)},
         opts=pulumi.ResourceOptions(parent=parent, depends_on=route_parts),
     )

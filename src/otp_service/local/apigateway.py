@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -111,13 +110,13 @@ class HttpResponse:
     body: bytes
 
 
-def http_response(result: Any) -> HttpResponse:
-    """Map a handler's proxy response the way API Gateway does; a malformed one is a 502."""
+def http_response(result: Any) -> HttpResponse | None:
+    """Map a handler's proxy response the way API Gateway does; None for a malformed one
+    (API Gateway then answers 502)."""
     try:
         return _mapped(result)
     except (KeyError, TypeError, ValueError):
-        body = json.dumps({"message": "Internal server error"}).encode()
-        return HttpResponse(502, [("Content-Type", "application/json")], body)
+        return None
 
 
 def _mapped(result: Any) -> HttpResponse:

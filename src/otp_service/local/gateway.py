@@ -61,16 +61,32 @@ class LocalGateway:
         request_id = str(event["requestContext"]["requestId"])
         if route is None:
             # API Gateway's answer for a path or method the API does not have.
-            return GatewayAnswer(_message(403, "Missing Authentication Token"), request_id)
+            answer = self.own_answer(
+                "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"
+            )
+            return GatewayAnswer(answer, request_id)
         if self._api_key is not None and not self._has_api_key(request.headers):
-            return GatewayAnswer(_message(403, "Forbidden"), request_id)
+            return GatewayAnswer(self.own_answer("INVALID_API_KEY", 403, "Forbidden"), request_id)
         try:
             result = self._functions.invoke(route.function.name, event)
         except Exception:
             # An unhandled error ends the invocation; API Gateway answers 502 without details.
             logger.exception("function %s failed", route.function.name)
-            return GatewayAnswer(_message(502, "Internal server error"), request_id)
-        return GatewayAnswer(http_response(result), request_id)
+            return GatewayAnswer(self.own_answer("", 502, "Internal server error"), request_id)
+        response = http_response(result)
+        if response is None:
+            response = self.own_answer("", 502, "Internal server error")
+        return GatewayAnswer(response, request_id)
+
+    def own_answer(self, response_type: str, status: int, message: str) -> HttpResponse:
+        """API Gateway's own answer of `response_type`: the program's gateway response for it,
+        else for DEFAULT_4XX/5XX, else AWS's `{"message": ...}`."""
+        default = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        responses = self._gateway.responses
+        spec = responses.get(response_type) or responses.get(default)
+        if spec is None:
+            return _message(status, message)
+        return HttpResponse(spec.status or status, list(spec.headers), spec.body)
 
     def _has_api_key(self, headers: Sequence[tuple[str, str]]) -> bool:
         assert self._api_key is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .provision import LAMBDA_FUNCTION, DeclaredResource, Deployment
@@ -13,6 +13,8 @@ RESOURCE = "aws:apigateway/resource:Resource"
 METHOD = "aws:apigateway/method:Method"
 INTEGRATION = "aws:apigateway/integration:Integration"
 STAGE = "aws:apigateway/stage:Stage"
+GATEWAY_RESPONSE = "aws:apigateway/response:Response"
+_HEADER_PARAMETER = "gatewayresponse.header."
 
 
 class UnsupportedProgramError(ValueError):
@@ -41,12 +43,24 @@ class Route:
 
 
 @dataclass(frozen=True)
+class GatewayResponseSpec:
+    """A customised answer of API Gateway's own (no route, bad auth, too large, ...)."""
+
+    status: int | None
+    """None keeps the status API Gateway would have used."""
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Gateway:
     """The routes of the program's REST API and the stage that serves them."""
 
     stage: str
     routes: tuple[Route, ...]
     binary_media_types: tuple[str, ...]
+    responses: Mapping[str, GatewayResponseSpec] = field(default_factory=dict)
+    """Gateway responses by type (`MISSING_AUTHENTICATION_TOKEN`, `DEFAULT_4XX`, ...)."""
 
     def find(self, method: str, path: str) -> Route | None:
         """The route for a request, or None (API Gateway then answers 403)."""
@@ -97,7 +111,29 @@ def gateway_of(deployment: Deployment) -> Gateway:
         stage=str(stages[0].state["stageName"]) if stages else "local",
         routes=tuple(sorted(routes, key=lambda r: (r.path, r.method))),
         binary_media_types=tuple(api.state.get("binaryMediaTypes") or ()),
+        responses={
+            str(r.state["responseType"]): _gateway_response(r)
+            for r in deployment.of_type(GATEWAY_RESPONSE)
+        },
     )
+
+
+def _gateway_response(declared: DeclaredResource) -> GatewayResponseSpec:
+    state = declared.state
+    templates = state.get("responseTemplates") or {}
+    body = str(templates.get("application/json", ""))
+    headers = []
+    for name, value in (state.get("responseParameters") or {}).items():
+        literal = str(value)
+        if not (name.startswith(_HEADER_PARAMETER) and literal[:1] == literal[-1:] == "'"):
+            raise UnsupportedProgramError(f"{declared.name}: only static header values are served")
+        headers.append((name.removeprefix(_HEADER_PARAMETER), literal[1:-1]))
+    if "$" in body:
+        raise UnsupportedProgramError(f"{declared.name}: mapping templates are not evaluated")
+    if body:
+        headers.insert(0, ("Content-Type", "application/json"))
+    status = state.get("statusCode")
+    return GatewayResponseSpec(int(status) if status else None, tuple(headers), body.encode())
 
 
 def _function(declared: DeclaredResource) -> FunctionSpec:

@@ -97,9 +97,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_PAYLOAD_BYTES:
             request_id = str(uuid.uuid4())
-            response = HttpResponse(
-                413, [("Content-Type", "application/json")], b'{"message":"Request Too Long"}'
-            )
+            response = self.server.gateway.own_answer("REQUEST_TOO_LARGE", 413, "Request Too Long")
             self.close_connection = True
         else:
             body = self.rfile.read(length) if length > 0 else b""
