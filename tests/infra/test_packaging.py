@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
+import sys
 import zipfile
+from collections.abc import Iterable
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 import pulumi
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from otp_service.components.packaging import (
+    HANDLER_RUNTIME_DISTRIBUTIONS,
+    LAMBDA_RUNTIME,
+    LAYER_REQUIREMENTS,
     archive_names,
     build_code_archive,
     build_dependency_layer,
@@ -55,11 +65,89 @@ def test_code_archive_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
 def test_dependency_layer_holds_the_pinned_packages_under_python(tmp_path: Path) -> None:
     names = archive_names(build_dependency_layer(LAYER_CACHE))
     top_level = {name.split("/")[1] for name in names}
-    assert {"phonenumbers", "email_validator", "dns", "idna"} <= top_level
+    assert {
+        "phonenumbers",
+        "email_validator",
+        "dns",
+        "idna",
+        "pydantic",
+        "pydantic_core",
+        "aws_lambda_powertools",
+    } <= top_level
     assert all(name.startswith("python/") for name in names)
     assert not [n for n in names if n.startswith("python/bin/") or n.endswith(".pyc")]
-    assert not top_level & {"pydantic", "aws_lambda_powertools", "boto3", "botocore", "handlers"}
+    assert not top_level & {"boto3", "botocore", "handlers"}
     assert not [n for n in names if n.endswith("/RECORD")]
+    # pydantic-core is compiled: the layer must hold the Lambda platform's build of it.
+    assert [n for n in names if "_pydantic_core.cpython-312-aarch64-linux-gnu.so" in n], names
+
+
+def _lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", line)
+        if match:
+            pins[canonicalize_name(match[1])] = match[2]
+    return pins
+
+
+def _runtime_closure(roots: Iterable[str]) -> set[str]:
+    """The distributions `roots` need on Lambda (python3.12, arm64), by installed metadata."""
+    lambda_platform = {
+        "extra": "",
+        "python_version": LAMBDA_RUNTIME.removeprefix("python"),
+        "python_full_version": LAMBDA_RUNTIME.removeprefix("python") + ".0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "aarch64",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+    seen: set[str] = set()
+    pending = list(roots)
+    while pending:
+        name = canonicalize_name(pending.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for text in distribution(name).requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate(lambda_platform):
+                pending.append(requirement.name)
+    return seen
+
+
+def test_dependency_layer_pins_exactly_what_requirements_lock_pins() -> None:
+    """One lock drives the tests and the Lambda runtime: no library skew between them."""
+    lock = _lock_pins()
+    for requirement in LAYER_REQUIREMENTS:
+        name, version = requirement.split("==")
+        assert lock[canonicalize_name(name)] == version, requirement
+
+
+def test_dependency_layer_holds_the_whole_runtime_closure_and_nothing_else() -> None:
+    layer = {canonicalize_name(r.split("==")[0]) for r in LAYER_REQUIREMENTS}
+    needed = _runtime_closure(HANDLER_RUNTIME_DISTRIBUTIONS) - _runtime_closure(["boto3"])
+    assert layer == needed
+
+
+def test_handlers_import_only_the_layer_the_sdk_and_the_standard_library() -> None:
+    provided = {canonicalize_name(d) for d in (*HANDLER_RUNTIME_DISTRIBUTIONS, "boto3", "botocore")}
+    by_module = packages_distributions()
+    for path in handlers_source_directory().glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top == "__future__":
+                    continue
+                distributions = {canonicalize_name(d) for d in by_module.get(top, [])}
+                assert distributions & provided, f"{path.name} imports {module}"
 
 
 def test_dependency_layer_is_reused_when_its_recipe_is_unchanged() -> None:

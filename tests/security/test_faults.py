@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
 import otp_service.handlers.runtime as runtime
+from otp_service.components.functions import FUNCTION_TIMEOUT_SECONDS
 from otp_service.handlers.settings import Policy
 
 from .attack import is_redeem, wrong
@@ -211,7 +212,6 @@ def _fail_when(
 
 # Slow dependencies: the worst case of each path, from the clients' own botocore settings.
 
-FUNCTION_TIMEOUT_SECONDS = 20
 COLD_START_MARGIN_SECONDS = 2.5
 """Room for imports and Powertools set-up before the first AWS call."""
 

@@ -33,6 +33,15 @@ API_LATENCY_P99_ALARM_MS = 5000
 DELIVERY_FAILURES_ALARM_THRESHOLD = 3
 """Failed sends in five minutes that suggest the provider, not one bad number, is failing."""
 
+SMS_DIRECT_PUBLISH_DIMENSION = {"PhoneNumber": "PhoneNumberDirect"}
+"""How SNS reports SMS published straight to a phone number (not through a topic)."""
+
+SMS_SUCCESS_RATE_ALARM_THRESHOLD = 0.9
+"""Share of SMS delivered to handsets below which carriers, not single numbers, are failing."""
+
+SMS_SUCCESS_RATE_QUERY = 'SELECT AVG(SMSSuccessRate) FROM "AWS/SNS"'
+"""A Metrics Insights query: SNS reports the rate per country and SMS type, so it averages all."""
+
 
 def create_alarm_topic(
     name: str, options: ServiceOptions, keys: ServiceKeys, parent: pulumi.Resource
@@ -179,20 +188,26 @@ def create_alarms(
             "SNS could not deliver SMS to handsets (carrier or destination failures)",
             namespace="AWS/SNS",
             metric_name="NumberOfNotificationsFailed",
-            dimensions={"PhoneNumber": "PhoneNumber"},
+            dimensions=SMS_DIRECT_PUBLISH_DIMENSION,
             statistic="Sum",
             period=PERIOD_SECONDS,
             threshold=DELIVERY_FAILURES_ALARM_THRESHOLD,
         ),
         alarm(
-            "sms-spend",
-            f"SMS spend this month reached {SMS_SPEND_ALARM_FRACTION:.0%} of the "
-            f"{infrastructure.sms_monthly_spend_limit_usd} USD limit",
-            namespace="AWS/SNS",
-            metric_name="SMSMonthToDateSpentUSD",
-            statistic="Maximum",
-            period=3600,
-            threshold=infrastructure.sms_monthly_spend_limit_usd * SMS_SPEND_ALARM_FRACTION,
+            "sms-success-rate",
+            f"fewer than {SMS_SUCCESS_RATE_ALARM_THRESHOLD:.0%} of SMS reached handsets",
+            comparison_operator="LessThanThreshold",
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            metric_queries=[
+                {
+                    "id": "rate",
+                    "expression": SMS_SUCCESS_RATE_QUERY,
+                    "period": PERIOD_SECONDS,
+                    "return_data": True,
+                }
+            ],
+            threshold=SMS_SUCCESS_RATE_ALARM_THRESHOLD,
         ),
         alarm(
             "lockout-spike",
@@ -211,6 +226,20 @@ def create_alarms(
             threshold=1,
         ),
     ]
+    if infrastructure.manage_sms_preferences:
+        # The spend metric is account-wide: only the stack that sets the limit watches it.
+        alarms.append(
+            alarm(
+                "sms-spend",
+                f"SMS spend this month reached {SMS_SPEND_ALARM_FRACTION:.0%} of the "
+                f"{infrastructure.sms_monthly_spend_limit_usd} USD limit",
+                namespace="AWS/SNS",
+                metric_name="SMSMonthToDateSpentUSD",
+                statistic="Maximum",
+                period=3600,
+                threshold=infrastructure.sms_monthly_spend_limit_usd * SMS_SPEND_ALARM_FRACTION,
+            )
+        )
     if infrastructure.email_sender is not None:
         alarms.append(
             alarm(

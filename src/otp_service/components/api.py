@@ -254,15 +254,22 @@ def _create_web_acl(
         f"{name}-waf-association",
         resource_arn=stage.arn,
         web_acl_arn=web_acl.arn,
-        opts=child,
+        # A stage holds one web ACL: replacing the association in place would create the new one
+        # before deleting the old, and the delete would leave the stage unprotected.
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
 
 
 def _create_account_logging_role(
     name: str, aws_context: AwsContext, parent: pulumi.Resource
 ) -> aws.apigateway.Account:
-    """The account-wide role API Gateway writes CloudWatch logs with (opt-in: one per region)."""
-    child = pulumi.ResourceOptions(parent=parent)
+    """The account-wide role API Gateway writes CloudWatch logs with (opt-in: one per region).
+
+    Every REST API in the account and region logs through this setting, and destroying
+    `aws.apigateway.Account` resets it (pulumi-aws 7): the setting, its role and the role's policy
+    are retained when the owning stack is destroyed, so no other API loses its logs.
+    """
+    child = pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
     role = aws.iam.Role(
         f"{name}-apigateway-logs-role",
         description="API Gateway writes access logs to CloudWatch Logs (account setting)",
@@ -292,5 +299,5 @@ def _create_account_logging_role(
     return aws.apigateway.Account(
         f"{name}-apigateway-account",
         cloudwatch_role_arn=role.arn,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy], retain_on_delete=True),
     )

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .alarms import CHANNELS
+from .alarms import CHANNELS, SMS_DIRECT_PUBLISH_DIMENSION, SMS_SUCCESS_RATE_QUERY
 from .api import STAGE_NAME, ServiceApi
 from .functions import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, RouteFunction
 from .iam import AwsContext
@@ -52,6 +52,7 @@ def create_dashboard(
             },
         }
 
+    direct_sms = [item for pair in SMS_DIRECT_PUBLISH_DIMENSION.items() for item in pair]
     api_dims = ["ApiName", api.rest_api.name, "Stage", STAGE_NAME]
     function_names = [(rf.route.path, rf.function.name) for rf in functions]
     widgets = [
@@ -98,9 +99,14 @@ def create_dashboard(
         widget(
             "SMS delivery",
             [
-                ["AWS/SNS", "NumberOfNotificationsDelivered", "PhoneNumber", "PhoneNumber"],
-                ["AWS/SNS", "NumberOfNotificationsFailed", "PhoneNumber", "PhoneNumber"],
+                ["AWS/SNS", metric, *direct_sms]
+                for metric in ("NumberOfNotificationsDelivered", "NumberOfNotificationsFailed")
             ],
+        ),
+        widget(
+            "SMS success rate",
+            [[{"expression": SMS_SUCCESS_RATE_QUERY, "label": "SMSSuccessRate", "id": "rate"}]],
+            stat="Average",
         ),
         widget(
             "SMS spend this month (USD)",

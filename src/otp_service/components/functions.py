@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..handlers.settings import (
     ENV_EMAIL_SENDER,
     ENV_MAC_KEY_ID,
     ENV_POLICY,
+    ENV_SMS_ORIGINATION_NUMBER,
     ENV_SMS_SENDER_ID,
     ENV_TABLE_NAME,
 )
@@ -27,22 +29,17 @@ from .packaging import (
     build_dependency_layer,
 )
 
-FUNCTION_TIMEOUT_SECONDS = 20
-"""The handlers' bounded retries take at most ~13 s (request-token, the slowest path); 20 s adds
-room for a cold start and stays well under API Gateway's 29 s integration timeout, so a slow
-dependency ends as the handler's own 503, never as a gateway timeout."""
+FUNCTION_TIMEOUT_SECONDS = 25
+"""The handlers' bounded retries take at most ~20 s on the slowest path (tests/security prove the
+bound from the clients' own settings); 25 s adds room for a cold start and stays under API
+Gateway's 29 s integration timeout, so a slow dependency ends as the handler's own 503, never as
+a gateway timeout."""
 
 POWERTOOLS_SERVICE_NAME = "otp"
 """The `service` dimension of every metric and the service field of every log line."""
 
 METRICS_NAMESPACE = "OtpService"
 """The CloudWatch namespace of the handlers' EMF metrics."""
-
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-"""The AWS account that publishes the public Powertools for AWS Lambda layers."""
-
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
-"""Powertools v3 (with pydantic) for the functions' runtime and architecture."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +71,7 @@ class RouteFunction:
     route: Route
     function: aws.lambda_.Function
     log_group: aws.cloudwatch.LogGroup
+    role_policy: aws.iam.RolePolicy
 
 
 @dataclass(frozen=True)
@@ -99,23 +97,19 @@ def create_functions(
     build_directory: Path,
     parent: pulumi.Resource,
 ) -> list[RouteFunction]:
-    """Build the code archive and the dependency layer, then one function per route."""
+    """Build the code archive and the dependency layer, then one function per route.
+
+    verify-token is built first and request-token waits for its policy and configuration: at a
+    MAC-key rotation, no code is made under the new key before verify may use that key.
+    """
     dependency_layer = aws.lambda_.LayerVersion(
         f"{name}-dependencies",
         layer_name=physical_name(name, "dependencies"),
-        description="phonenumberslite, email-validator and their dependencies for OtpService",
+        description="OtpService handlers' runtime libraries, pinned as requirements.lock pins them",
         code=pulumi.FileArchive(str(build_dependency_layer(build_directory))),
         compatible_runtimes=[LAMBDA_RUNTIME],
         compatible_architectures=[LAMBDA_ARCHITECTURE],
         opts=pulumi.ResourceOptions(parent=parent),
-    )
-    powertools_layer = pulumi.Output.concat(
-        "arn:",
-        aws_context.partition,
-        ":lambda:",
-        aws_context.region,
-        f":{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:",
-        str(options.infrastructure.powertools_layer_version),
     )
     shared = _Shared(
         name=name,
@@ -124,13 +118,21 @@ def create_functions(
         keys=keys,
         table=table,
         code=pulumi.FileArchive(str(build_code_archive(build_directory))),
-        layers=[powertools_layer, dependency_layer.arn],
+        layers=[dependency_layer.arn],
         parent=parent,
     )
-    return [_create_route_function(shared, route) for route in ROUTES]
+    verify = _create_route_function(shared, VERIFY_TOKEN)
+    cancel = _create_route_function(shared, CANCEL_TOKEN)
+    request = _create_route_function(
+        shared, REQUEST_TOKEN, after=[verify.role_policy, verify.function]
+    )
+    by_route = {built.route: built for built in (verify, cancel, request)}
+    return [by_route[route] for route in ROUTES]
 
 
-def _create_route_function(shared: _Shared, route: Route) -> RouteFunction:
+def _create_route_function(
+    shared: _Shared, route: Route, after: Sequence[pulumi.Resource] = ()
+) -> RouteFunction:
     prefix = f"{shared.name}-{route.path}"
     options = pulumi.ResourceOptions(parent=shared.parent)
     log_group = aws.cloudwatch.LogGroup(
@@ -151,6 +153,7 @@ def _create_route_function(shared: _Shared, route: Route) -> RouteFunction:
         policy=policy_document(_statements(shared, route, log_group)),
         opts=options,
     )
+    reserved = shared.options.infrastructure.reserved_concurrency
     function = aws.lambda_.Function(
         f"{prefix}-fn",
         description=f"OtpService POST /{route.path}",
@@ -164,6 +167,8 @@ def _create_route_function(shared: _Shared, route: Route) -> RouteFunction:
         timeout=FUNCTION_TIMEOUT_SECONDS,
         environment={"variables": _environment(shared, route)},
         kms_key_arn=shared.keys.encryption_key.arn,
+        # Caps each function (and so the SMS send rate); -1 is Lambda's "unreserved".
+        reserved_concurrent_executions=reserved if reserved > 0 else -1,
         tracing_config={"mode": "Active"},
         logging_config={
             "log_format": "JSON",
@@ -172,9 +177,11 @@ def _create_route_function(shared: _Shared, route: Route) -> RouteFunction:
             "system_log_level": "WARN",
         },
         # The role must hold its permissions before Lambda validates tracing and the key.
-        opts=pulumi.ResourceOptions(parent=shared.parent, depends_on=[role_policy]),
+        opts=pulumi.ResourceOptions(parent=shared.parent, depends_on=[role_policy, *after]),
     )
-    return RouteFunction(route=route, function=function, log_group=log_group)
+    return RouteFunction(
+        route=route, function=function, log_group=log_group, role_policy=role_policy
+    )
 
 
 def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
@@ -195,6 +202,8 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
             environment[ENV_EMAIL_SENDER] = infrastructure.email_sender
         if infrastructure.sms_sender_id is not None:
             environment[ENV_SMS_SENDER_ID] = infrastructure.sms_sender_id
+        if infrastructure.sms_origination_number is not None:
+            environment[ENV_SMS_ORIGINATION_NUMBER] = infrastructure.sms_origination_number
     return environment
 
 
@@ -211,8 +220,14 @@ def _statements(
         ),
         # X-Ray has no resource-level permissions: "*" is the only resource it accepts.
         allow("SendTraces", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"]),
-        # Lambda decrypts the environment, and DynamoDB the table key, as this role.
-        allow("DecryptWithServiceKey", ["kms:Decrypt"], [shared.keys.encryption_key.arn]),
+        # DynamoDB decrypts the table key as this role; only through DynamoDB. (Lambda decrypts
+        # the environment through its own grant on the key, not through this role.)
+        allow(
+            "DecryptTableKeyThroughDynamoDb",
+            ["kms:Decrypt"],
+            [shared.keys.encryption_key.arn],
+            {"StringEquals": {"kms:ViaService": shared.aws_context.service_endpoint("dynamodb")}},
+        ),
     ]
     if route == CANCEL_TOKEN:
         statements.append(allow("BurnPendingCode", ["dynamodb:UpdateItem"], [table_arn]))
@@ -247,14 +262,21 @@ def _statements(
         sender = shared.options.infrastructure.email_sender
         if sender is not None:
             domain = sender.rsplit("@", 1)[1]
+            resources = [
+                shared.aws_context.arn("ses", f"identity/{sender}"),
+                shared.aws_context.arn("ses", f"identity/{domain}"),
+            ]
+            # SES also authorizes a send on the identity's default configuration set.
+            configuration_set = shared.options.infrastructure.email_configuration_set
+            if configuration_set is not None:
+                resources.append(
+                    shared.aws_context.arn("ses", f"configuration-set/{configuration_set}")
+                )
             statements.append(
                 allow(
                     "SendEmailFromConfiguredSender",
                     ["ses:SendEmail"],
-                    [
-                        shared.aws_context.arn("ses", f"identity/{sender}"),
-                        shared.aws_context.arn("ses", f"identity/{domain}"),
-                    ],
+                    resources,
                     {"StringEquals": {"ses:FromAddress": sender}},
                 )
             )

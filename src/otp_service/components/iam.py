@@ -51,6 +51,10 @@ class AwsContext:
             resource,
         )
 
+    def service_endpoint(self, service: str) -> pulumi.Output[str]:
+        """`dynamodb.us-east-1.amazonaws.com`: the value `kms:ViaService` compares with."""
+        return pulumi.Output.concat(service, ".", self.region, ".", self.dns_suffix)
+
     def service_principal(self, service: str, *, regional: bool = False) -> pulumi.Output[str]:
         """`logs.us-east-1.amazonaws.com` (regional) or `lambda.amazonaws.com`."""
         if regional:

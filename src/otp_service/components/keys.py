@@ -119,7 +119,7 @@ def _encryption_key_policy(aws_context: AwsContext) -> list[Statement]:
     logs["Principal"] = {"Service": aws_context.service_principal("logs", regional=True)}
     alarms = allow(
         "CloudWatchAlarmsPublishToTheEncryptedTopic",
-        ["kms:Decrypt", "kms:GenerateDataKey"],
+        ["kms:Decrypt", "kms:GenerateDataKey*"],
         ["*"],
         {"StringEquals": {"aws:SourceAccount": aws_context.account_id}},
     )

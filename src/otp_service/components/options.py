@@ -17,8 +17,8 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 """The retention periods CloudWatch Logs accepts."""
 
-DEFAULT_POWERTOOLS_LAYER_VERSION = 27
-"""The Powertools v3 layer version its docs list (aws-powertools/powertools-lambda-python#7757)."""
+E164_PATTERN = r"\+[1-9][0-9]{6,14}"
+"""A phone number in E.164 form, as SNS takes an origination number."""
 
 
 class AuthMode(StrEnum):
@@ -89,8 +89,14 @@ class OtpServiceArgs(TypedDict):
     """Memory of each function in MB."""
     mac_key_generation: NotRequired[int]
     """Generation of the code-MAC key; raise it by one to rotate (the previous one is kept)."""
-    powertools_layer_version: NotRequired[int]
-    """Version of the public Powertools for AWS Lambda (Python) v3 layer (python3.12, arm64)."""
+    sms_origination_number: NotRequired[str]
+    """Registered origination number (E.164, toll-free or 10DLC) SMS is sent from; US needs one."""
+    email_configuration_set: NotRequired[str]
+    """The sender identity's default SES configuration set, which SES also authorizes sends on."""
+    create_sms_delivery_log_groups: NotRequired[bool]
+    """Create SNS's fixed-name SMS delivery-status log groups (off where they already exist)."""
+    reserved_concurrency: NotRequired[int]
+    """Concurrent executions reserved for (and capping) each function; 0 reserves none."""
 
 
 class InfrastructureOptions(BaseModel):
@@ -123,9 +129,17 @@ class InfrastructureOptions(BaseModel):
     ] = 10
     memory_size_mb: Annotated[int, Field(alias="memorySizeMb", ge=128, le=10240)] = 256
     mac_key_generation: Annotated[int, Field(alias="macKeyGeneration", ge=1, le=1000)] = 1
-    powertools_layer_version: Annotated[int, Field(alias="powertoolsLayerVersion", ge=1)] = (
-        DEFAULT_POWERTOOLS_LAYER_VERSION
+    sms_origination_number: Annotated[
+        str | None, Field(alias="smsOriginationNumber", pattern=f"^{E164_PATTERN}$")
+    ] = None
+    email_configuration_set: Annotated[
+        str | None,
+        Field(alias="emailConfigurationSet", pattern=r"^[A-Za-z0-9_-]{1,64}$"),
+    ] = None
+    create_sms_delivery_log_groups: Annotated[bool, Field(alias="createSmsDeliveryLogGroups")] = (
+        True
     )
+    reserved_concurrency: Annotated[int, Field(alias="reservedConcurrency", ge=0, le=10_000)] = 0
 
     @field_validator("email_sender")
     @classmethod

@@ -14,22 +14,39 @@ from pathlib import Path
 from .. import handlers
 
 LAMBDA_RUNTIME = "python3.12"
-"""The functions' runtime; the dependency layer and the Powertools layer are built for it."""
+"""The functions' runtime; the dependency layer is built for it."""
 
 LAMBDA_ARCHITECTURE = "arm64"
 """The functions' instruction set (Graviton)."""
 
 LAYER_REQUIREMENTS = (
-    "phonenumberslite==9.0.42",
-    "email-validator==2.4.0",
+    "annotated-types==0.8.0",
+    "aws-lambda-powertools==3.37.0",
     "dnspython==2.9.2",
+    "email-validator==2.4.0",
     "idna==3.20",
+    "phonenumberslite==9.0.42",
+    "pydantic==2.14.4",
+    "pydantic-core==2.50.5",
+    "typing-extensions==4.16.0",
+    "typing-inspection==0.4.5",
 )
-"""Third-party packages the handlers import that neither the runtime nor Powertools provides.
+"""Every library the handlers import at run time except the SDK, at requirements.lock's pins.
 
-All are pure Python, so wheels fetched for the Lambda platform run there as they are. The full
-closure is pinned and installed with `--no-deps`, so the layer never drifts with a resolver.
+The same versions the tests run against ship to Lambda, so there is no public Powertools layer
+with its own Powertools and pydantic. tests/infra/test_packaging.py checks these pins against the
+lock and this list against the closure of the handlers' imports. The full closure is installed
+with `--no-deps`, so the layer never drifts with a resolver. boto3 and botocore come from the
+Lambda runtime (the handlers call long-stable APIs only).
 """
+
+HANDLER_RUNTIME_DISTRIBUTIONS = (
+    "aws-lambda-powertools",
+    "email-validator",
+    "phonenumberslite",
+    "pydantic",
+)
+"""The distributions the handlers import directly, besides the SDK the runtime provides."""
 
 _PIP_PLATFORM = ("--platform", "manylinux2014_aarch64", "--implementation", "cp")
 _PIP_PYTHON_VERSION = ("--python-version", LAMBDA_RUNTIME.removeprefix("python"))

@@ -13,6 +13,12 @@ SUCCESS_SAMPLING_PERCENT = "10"
 """Share of successful SMS deliveries SNS logs; every failure is logged."""
 
 
+def sms_delivery_log_group_names(region: str, account_id: str) -> list[str]:
+    """The log groups SNS writes SMS delivery status to: delivered, then failed."""
+    prefix = f"sns/{region}/{account_id}/DirectPublishToPhoneNumber"
+    return [prefix, f"{prefix}/Failure"]
+
+
 def create_sms_preferences(
     name: str,
     options: ServiceOptions,
@@ -23,29 +29,29 @@ def create_sms_preferences(
     """Set the account's SMS preferences and the role and log groups SNS reports delivery to."""
     child = pulumi.ResourceOptions(parent=parent)
     infrastructure = options.infrastructure
-    # SNS writes delivery status to these fixed names; creating them first sets retention and key.
-    log_group_names = [
-        pulumi.Output.concat(
-            "sns/", aws_context.region, "/", aws_context.account_id, "/DirectPublishToPhoneNumber"
-        ),
-        pulumi.Output.concat(
-            "sns/",
-            aws_context.region,
-            "/",
-            aws_context.account_id,
-            "/DirectPublishToPhoneNumber/Failure",
-        ),
-    ]
-    log_groups = [
-        aws.cloudwatch.LogGroup(
-            f"{name}-sms-{outcome}-logs",
-            name=log_group_name,
-            retention_in_days=infrastructure.log_retention_days,
-            kms_key_id=keys.encryption_key.arn,
-            opts=child,
-        )
-        for outcome, log_group_name in zip(("delivered", "failed"), log_group_names, strict=True)
-    ]
+    # SNS writes delivery status to these fixed, account-wide names. Creating them first sets
+    # their retention and key; where delivery logging was ever on they exist already, creating
+    # them fails, and `createSmsDeliveryLogGroups: false` leaves them as they are.
+    names = pulumi.Output.all(aws_context.region, aws_context.account_id).apply(
+        lambda where: sms_delivery_log_group_names(where[0], where[1])
+    )
+    log_group_arns: list[pulumi.Output[str]] = []
+    for index, outcome in enumerate(("delivered", "failed")):
+        log_group_name = names.apply(lambda all_names, index=index: all_names[index])
+        if infrastructure.create_sms_delivery_log_groups:
+            log_group_arns.append(
+                aws.cloudwatch.LogGroup(
+                    f"{name}-sms-{outcome}-logs",
+                    name=log_group_name,
+                    retention_in_days=infrastructure.log_retention_days,
+                    kms_key_id=keys.encryption_key.arn,
+                    opts=child,
+                ).arn
+            )
+        else:
+            log_group_arns.append(
+                aws_context.arn("logs", pulumi.Output.concat("log-group:", log_group_name))
+            )
     role = aws.iam.Role(
         f"{name}-sms-delivery-status-role",
         description="SNS writes SMS delivery status to CloudWatch Logs",
@@ -68,8 +74,8 @@ def create_sms_preferences(
                     ],
                     [
                         resource
-                        for log_group in log_groups
-                        for resource in (log_group.arn, pulumi.Output.concat(log_group.arn, ":*"))
+                        for arn in log_group_arns
+                        for resource in (arn, pulumi.Output.concat(arn, ":*"))
                     ],
                 )
             ]

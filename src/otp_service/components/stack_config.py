@@ -1,55 +1,54 @@
-"""Read `OtpServiceArgs` from stack configuration (`pulumi config set codeLength 8`)."""
+"""Read `OtpServiceArgs` from stack configuration (`pulumi config set codeLength 8`).
+
+Each key's type comes from the field that validates it (`Policy`, `InfrastructureOptions`), so a
+new option is declared once there (plus its line in `OtpServiceArgs` and `Pulumi.yaml`, which
+tests compare with it).
+"""
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, cast
 
 import pulumi
+from pydantic import BaseModel
 
-from .options import AuthMode, InvalidArgumentError, OtpServiceArgs, camel_case
-
-_INTEGER_KEYS = (
-    "code_length",
-    "code_ttl_seconds",
-    "max_verify_attempts",
-    "resend_cooldown_seconds",
-    "max_sends_per_window",
-    "send_window_seconds",
-    "verification_retention_days",
-    "throttle_burst_limit",
-    "api_key_quota_per_day",
-    "waf_rate_limit_per_ip",
-    "log_retention_days",
-    "sms_monthly_spend_limit_usd",
-    "lockout_alarm_threshold",
-    "memory_size_mb",
-    "mac_key_generation",
-    "powertools_layer_version",
-)
-_NUMBER_KEYS = ("throttle_rate_limit",)
-_BOOLEAN_KEYS = (
-    "waf_enabled",
-    "deletion_protection",
-    "manage_sms_preferences",
-    "manage_api_gateway_account",
-)
-_STRING_KEYS = ("brand_name", "email_sender", "sms_sender_id", "alarm_email")
+from ..handlers.settings import Policy
+from .options import AuthMode, InfrastructureOptions, InvalidArgumentError, OtpServiceArgs
 
 
 def args_from_config(config: pulumi.Config) -> OtpServiceArgs:
     """Every key that is set, typed; unset keys keep the component's defaults."""
-    values: dict[str, Any] = {}
-    for key in _INTEGER_KEYS:
-        values[key] = config.get_int(camel_case(key))
-    for key in _NUMBER_KEYS:
-        values[key] = config.get_float(camel_case(key))
-    for key in _BOOLEAN_KEYS:
-        values[key] = config.get_bool(camel_case(key))
-    for key in _STRING_KEYS:
-        values[key] = config.get(camel_case(key)) or None
-    values["allowed_country_codes"] = _country_codes(config)
-    values["auth_mode"] = _auth_mode(config)
+    values: dict[str, Any] = {"alarm_email": config.get("alarmEmail") or None}
+    for model in (Policy, InfrastructureOptions):
+        for name, key, kind in _typed_keys(model):
+            values[name] = _read(config, key, kind)
     return cast(OtpServiceArgs, {key: value for key, value in values.items() if value is not None})
+
+
+def _typed_keys(model: type[BaseModel]) -> list[tuple[str, str, type]]:
+    """(snake name, config key, value type without `None`) of each field of `model`."""
+    keys = []
+    for name, field in model.model_fields.items():
+        kind: Any = field.annotation
+        if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+            kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+        keys.append((name, field.alias or name, typing.get_origin(kind) or kind))
+    return keys
+
+
+def _read(config: pulumi.Config, key: str, kind: type) -> Any:
+    if key == "allowedCountryCodes":
+        return _country_codes(config)
+    if kind is AuthMode:
+        return _auth_mode(config)
+    readers = {bool: config.get_bool, int: config.get_int, float: config.get_float}
+    if kind in readers:
+        return readers[kind](key)
+    if kind is str:
+        return config.get(key) or None
+    return config.get_object(key)
 
 
 def _country_codes(config: pulumi.Config) -> list[str] | None:

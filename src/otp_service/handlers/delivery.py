@@ -14,12 +14,18 @@ class MessageSender:
     """Delivers codes; a provider's refusal becomes `DeliveryRejected`, throttles pass through."""
 
     def __init__(
-        self, sns: Any, ses: Any, email_sender: str | None, sms_sender_id: str | None
+        self,
+        sns: Any,
+        ses: Any,
+        email_sender: str | None,
+        sms_sender_id: str | None,
+        sms_origination_number: str | None = None,
     ) -> None:
         self._sns = sns
         self._ses = ses
         self._email_sender = email_sender
         self._sms_sender_id = sms_sender_id
+        self._sms_origination_number = sms_origination_number
 
     @property
     def email_enabled(self) -> bool:
@@ -44,6 +50,12 @@ class MessageSender:
             attributes["AWS.SNS.SMS.SenderID"] = {
                 "DataType": "String",
                 "StringValue": self._sms_sender_id,
+            }
+        if self._sms_origination_number:
+            # US carriers deliver only from a registered toll-free or 10DLC number.
+            attributes["AWS.MM.SMS.OriginationNumber"] = {
+                "DataType": "String",
+                "StringValue": self._sms_origination_number,
             }
         self._sns.publish(
             PhoneNumber=phone_number, Message=message.body, MessageAttributes=attributes

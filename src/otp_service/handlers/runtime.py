@@ -16,13 +16,17 @@ from .keys import MacKeyring
 from .settings import ENV_MAC_KEY_ID, Settings, load_settings
 from .store import OtpStore
 
-# Bounded so the slowest path ends well inside the function's 20 s timeout: a verify at a
-# cold start against a rotated key that locks out makes five calls to the data stores, each at
-# most 3 s (two 1 s attempts and a 1 s throttling backoff), so 15 s...
+# Bounded so the slowest path ends inside the function's 25 s timeout (tests/security/test_faults.py
+# sums every path's worst case from these settings). Connecting: a fresh TLS connection to a
+# regional endpoint takes tens of milliseconds (2-35 ms measured from this project's build host to
+# a CDN-fronted endpoint), but Linux retransmits a lost SYN only after 1 s, so a 0.25 s connect
+# timeout turned one lost packet into a failed attempt; 1.1 s survives one retransmission.
+# Reading: a DynamoDB or KMS answer takes single-digit milliseconds (bench/results), 0.75 s is a
+# stall. A verify at a cold start against a rotated key that locks out makes four calls to the data
+# stores, each at most 4.7 s (two 1.85 s attempts and a 1 s throttling backoff), so 18.8 s...
 DATA_CONFIG = Config(
-    connect_timeout=0.25, read_timeout=0.75, retries={"mode": "standard", "total_max_attempts": 2}
+    connect_timeout=1.1, read_timeout=0.75, retries={"mode": "standard", "total_max_attempts": 2}
 )
-# ...and one 4 s attempt per send: a retried send could reach the user twice.
 SEND_CONFIG = Config(
     connect_timeout=1.0, read_timeout=3.0, retries={"mode": "standard", "total_max_attempts": 1}
 )
@@ -66,6 +70,7 @@ class Runtime:
             self.session.client("ses", config=SEND_CONFIG),
             self.settings.email_sender,
             self.settings.sms_sender_id,
+            self.settings.sms_origination_number,
         )
 
 

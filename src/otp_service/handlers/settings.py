@@ -14,6 +14,7 @@ ENV_MAC_KEY_ID = "OTP_MAC_KEY_ID"
 ENV_BRAND_NAME = "OTP_BRAND_NAME"
 ENV_EMAIL_SENDER = "OTP_EMAIL_SENDER"
 ENV_SMS_SENDER_ID = "OTP_SMS_SENDER_ID"
+ENV_SMS_ORIGINATION_NUMBER = "OTP_SMS_ORIGINATION_NUMBER"
 ENV_POLICY = "OTP_POLICY"
 ENV_EVENTS_TOPIC_ARN = "OTP_EVENTS_TOPIC_ARN"
 
@@ -70,6 +71,8 @@ class Settings(BaseModel):
     brand_name: str = Field(min_length=1, max_length=40)
     email_sender: str | None = None
     sms_sender_id: str | None = None
+    sms_origination_number: str | None = None
+    """The registered number SMS is sent from (`AWS.MM.SMS.OriginationNumber`)."""
     policy: Policy = Policy()
     events_topic_arn: str | None = None
     """The lifecycle events topic; only the events function publishes to it."""
@@ -85,6 +88,7 @@ class Settings(BaseModel):
             email_sender=env.get(ENV_EMAIL_SENDER) or None,
             sms_sender_id=env.get(ENV_SMS_SENDER_ID) or None,
             events_topic_arn=env.get(ENV_EVENTS_TOPIC_ARN) or None,
+            sms_origination_number=env.get(ENV_SMS_ORIGINATION_NUMBER) or None,
             policy=Policy.model_validate_json(policy_json) if policy_json else Policy(),
         )
 
