@@ -52,6 +52,10 @@ class RecordedResource:
     parent: str
     custom: bool
     inputs: dict[str, Any]
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources this one was registered to wait for (`depends_on`)."""
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -119,6 +123,9 @@ class RecordingMonitor(MockMonitor):
                     parent=request.parent,
                     custom=request.custom,
                     inputs=rpc.deserialize_properties(request.object),
+                    dependencies=tuple(request.dependencies),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response

@@ -83,7 +83,7 @@ def test_dependency_layer_holds_the_pinned_packages_under_python(tmp_path: Path)
 
 
 def _lock_pins() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines():
         match = re.match(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", line)
         if match:

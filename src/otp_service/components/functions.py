@@ -262,7 +262,7 @@ def _statements(
         sender = shared.options.infrastructure.email_sender
         if sender is not None:
             domain = sender.rsplit("@", 1)[1]
-            resources = [
+            resources: list[pulumi.Input[str]] = [
                 shared.aws_context.arn("ses", f"identity/{sender}"),
                 shared.aws_context.arn("ses", f"identity/{domain}"),
             ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 import pulumi_aws as aws
 
@@ -11,6 +13,10 @@ from .options import ServiceOptions
 
 SUCCESS_SAMPLING_PERCENT = "10"
 """Share of successful SMS deliveries SNS logs; every failure is logged."""
+
+
+def _pick(index: int) -> Callable[[list[str]], str]:
+    return lambda names: names[index]
 
 
 def sms_delivery_log_group_names(region: str, account_id: str) -> list[str]:
@@ -37,7 +43,7 @@ def create_sms_preferences(
     )
     log_group_arns: list[pulumi.Output[str]] = []
     for index, outcome in enumerate(("delivered", "failed")):
-        log_group_name = names.apply(lambda all_names, index=index: all_names[index])
+        log_group_name: pulumi.Output[str] = names.apply(_pick(index))
         if infrastructure.create_sms_delivery_log_groups:
             log_group_arns.append(
                 aws.cloudwatch.LogGroup(
@@ -50,7 +56,7 @@ def create_sms_preferences(
             )
         else:
             log_group_arns.append(
-                aws_context.arn("logs", pulumi.Output.concat("log-group:", log_group_name))
+                log_group_name.apply(lambda text: aws_context.arn("logs", f"log-group:{text}"))
             )
     role = aws.iam.Role(
         f"{name}-sms-delivery-status-role",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, cast
 
 import pulumi
@@ -43,7 +44,11 @@ def _read(config: pulumi.Config, key: str, kind: type) -> Any:
         return _country_codes(config)
     if kind is AuthMode:
         return _auth_mode(config)
-    readers = {bool: config.get_bool, int: config.get_int, float: config.get_float}
+    readers: dict[type, Callable[[str], Any]] = {
+        bool: config.get_bool,
+        int: config.get_int,
+        float: config.get_float,
+    }
     if kind in readers:
         return readers[kind](key)
     if kind is str:
