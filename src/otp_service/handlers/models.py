@@ -128,11 +128,23 @@ def parse_code(code: str, length: int) -> str:
 
 
 def is_premium_rate(number: phonenumbers.PhoneNumber) -> bool:
-    """Whether texting the number costs more than a normal SMS (a toll-fraud target)."""
+    """Whether texting the number may cost more than a normal SMS or pay its holder.
+
+    These are the toll-fraud targets: premium-rate, shared-cost, personal (UK `+44 70`, which
+    forward at the sender's expense), universal-access, pager and voicemail numbers, and every
+    number of a non-geographic calling code (satellite and international networks: `+881`,
+    `+882`, `+883`, `+979`, ...). An OTP user needs none of them.
+    """
     import phonenumbers  # noqa: PLC0415 - loaded by parse_phone_number already
 
-    kind = phonenumbers.number_type(number)
-    return kind in (
-        phonenumbers.PhoneNumberType.PREMIUM_RATE,
-        phonenumbers.PhoneNumberType.SHARED_COST,
-    )
+    if phonenumbers.region_code_for_number(number) == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return True
+    kind = phonenumbers.PhoneNumberType
+    return phonenumbers.number_type(number) in {
+        kind.PREMIUM_RATE,
+        kind.SHARED_COST,
+        kind.PERSONAL_NUMBER,
+        kind.UAN,
+        kind.PAGER,
+        kind.VOICEMAIL,
+    }
