@@ -17,13 +17,16 @@ from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import ignored_auth, positive_data_acceptance
 from schemathesis.core.result import Ok
 
+from otp_service.components.gateway_responses import GATEWAY_RESPONSES
 from otp_service.local.process import LocalStackProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = PROJECT_ROOT / "openapi.yaml"
-API_MD = PROJECT_ROOT.parent / "shared" / "API.md"
+DOCS = PROJECT_ROOT / "docs"
+API_REFERENCE = DOCS / "api.md"
 DOCUMENT: dict[str, Any] = yaml.safe_load(OPENAPI.read_text())
 ROUTES = ["/request-token", "/verify-token", "/cancel-token"]
+OPERATIONS = [*(f"POST {route}" for route in ROUTES), "GET /verifications/{verification_id}"]
 API_KEY = "schemathesis-key"
 SCHEMATHESIS_EXAMPLES = 60
 """Cases per operation and generation mode: about 360 requests, some seconds on the stack."""
@@ -54,8 +57,9 @@ def _error_codes(schema: Any) -> set[str]:
     return codes
 
 
-def _documented(route: str) -> dict[int, set[str]]:
-    responses = DOCUMENT["paths"][route]["post"]["responses"]
+def _documented(operation: str) -> dict[int, set[str]]:
+    method, route = operation.split(" ", 1)
+    responses = DOCUMENT["paths"][route][method.lower()]["responses"]
     found = {}
     for status, response in responses.items():
         schema = _deref(response)["content"]["application/json"]["schema"]
@@ -63,50 +67,75 @@ def _documented(route: str) -> dict[int, set[str]]:
     return found
 
 
-def _api_md_errors() -> dict[str, set[tuple[int, str]]]:
-    """The `| status | code |` rows of each route's error table in API.md."""
-    sections = re.split(r"^## ", API_MD.read_text(), flags=re.MULTILINE)
-    rows: dict[str, set[tuple[int, str]]] = {}
-    for section in sections:
-        route = section.split()[1] if section.startswith("POST ") else None
-        if route is None:
-            continue
-        rows[route] = {
+def _reference_sections() -> dict[str, str]:
+    """docs/api.md's sections by heading: `POST /request-token`, `GET /verifications/...`."""
+    sections = re.split(r"^## ", API_REFERENCE.read_text(), flags=re.MULTILINE)[1:]
+    return {section.split("\n", 1)[0].strip(): section for section in sections}
+
+
+def _reference_errors() -> dict[str, set[tuple[int, str]]]:
+    """The `| status | code |` rows of each route's error table in docs/api.md."""
+    return {
+        heading: {
             (int(status), code)
             for status, code in re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", section, re.M)
         }
-    return rows
+        for heading, section in _reference_sections().items()
+        if heading.split(" ")[0] in ("GET", "POST")
+    }
+
+
+def _first_column(section: str, header: str) -> set[str]:
+    """The backquoted names in the first column of the table whose header row starts so."""
+    table = section.split(f"| {header} |", 1)[1].split("\n\n", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
 
 
 def test_the_document_is_valid_openapi_3_1_with_valid_json_schemas() -> None:
     assert DOCUMENT["openapi"] == "3.1.0"
     for schema in DOCUMENT["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
-    assert sorted(op.label for op in _operations()) == sorted(f"POST {route}" for route in ROUTES)
+    assert sorted(op.label for op in _operations()) == sorted(OPERATIONS)
 
 
-GENERIC_ERRORS = {
-    (400, "invalid_request"),
-    (413, "payload_too_large"),
-    (503, "service_unavailable"),
-}
-"""Rows every route has although API.md names them only where they are news."""
+def test_the_reference_names_every_operation_and_no_other() -> None:
+    assert set(_reference_errors()) == set(OPERATIONS)
 
 
-@pytest.mark.skipif(not API_MD.is_file(), reason="API.md is kept in shared/, beside the repo")
-def test_every_error_row_of_api_md_is_documented_and_no_other() -> None:
-    expected = _api_md_errors()
-    assert set(expected) == set(ROUTES)
-    for route in ROUTES:
-        documented = {
-            (status, code)
-            for status, codes in _documented(route).items()
-            for code in codes
-            if status >= 400
-        }
-        assert expected[route] <= documented, route
-        assert documented >= GENERIC_ERRORS, route
-        assert documented - expected[route] <= GENERIC_ERRORS, route
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_every_error_row_of_the_reference_is_documented_and_no_other(operation: str) -> None:
+    documented = {
+        (status, code)
+        for status, codes in _documented(operation).items()
+        for code in codes
+        if status >= 400
+    }
+    assert _reference_errors()[operation] == documented
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_the_reference_s_fields_and_members_are_the_document_s(operation: str) -> None:
+    method, route = operation.split(" ", 1)
+    section = _reference_sections()[operation]
+    spec = DOCUMENT["paths"][route][method.lower()]
+    if "requestBody" in spec:
+        request = _deref(spec["requestBody"]["content"]["application/json"]["schema"])
+        assert _first_column(section, "field") == set(request["properties"])
+    success = next(r for status, r in spec["responses"].items() if int(status) < 300)
+    schema = _deref(success["content"]["application/json"]["schema"])
+    assert _first_column(section, "member") == set(schema["properties"])
+
+
+def test_the_reference_lists_every_gateway_answer_the_component_configures() -> None:
+    section = _reference_sections()["API Gateway's own answers"]
+    listed = set(re.findall(r"^\| [0-9x]{3} \| `([a-z_]+)` \|", section, re.M))
+    assert listed == {answer.code for answer in GATEWAY_RESPONSES.values()}
+
+
+def test_nothing_in_the_repository_points_at_the_shared_contract() -> None:
+    """The reference lives in the repository; a clone has no `../shared`."""
+    for path in [PROJECT_ROOT / "README.md", PROJECT_ROOT / "openapi.yaml", *DOCS.rglob("*.md")]:
+        assert "../shared" not in path.read_text(), path
 
 
 def test_success_bodies_and_request_fields_are_the_contract_s() -> None:
