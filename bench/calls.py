@@ -15,9 +15,6 @@ from typing import Any
 
 import boto3
 
-import otp_service.handlers.cancel_token as cancel_token
-import otp_service.handlers.request_token as request_token
-import otp_service.handlers.verify_token as verify_token
 from otp_service.local.apigateway import LambdaContext
 from tests.handlers.conftest import Service
 
@@ -184,7 +181,7 @@ def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
         def request(user: str, **fields: Any) -> Callable[[], dict[str, Any]]:
             headers = fields.pop("headers", None)
             body = {"user_id": user, "destination": next(numbers), **fields}
-            return _invoke(request_token, "/request-token", body, headers)
+            return _invoke(service, "/request-token", body, headers)
 
         measure("request-token (first in a container)", request("first"))
         measure("request-token (sms)", request("alice"))
@@ -195,26 +192,22 @@ def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
         measure(
             "request-token (Idempotency-Key)", request("carol", headers={"Idempotency-Key": "k1"})
         )
-        _invoke(
-            request_token, "/request-token", {"user_id": "dave", "destination": next(numbers)}
-        )()
+        _invoke(service, "/request-token", {"user_id": "dave", "destination": next(numbers)})()
         code = last_sms_code()
         measure(
             "verify-token (right code)",
-            _invoke(verify_token, "/verify-token", {"user_id": "dave", "code": code}),
+            _invoke(service, "/verify-token", {"user_id": "dave", "code": code}),
         )
-        _invoke(
-            request_token, "/request-token", {"user_id": "erin", "destination": next(numbers)}
-        )()
+        _invoke(service, "/request-token", {"user_id": "erin", "destination": next(numbers)})()
         measure(
             "verify-token (wrong code)",
             _invoke(
-                verify_token,
+                service,
                 "/verify-token",
                 {"user_id": "erin", "code": wrong_code(last_sms_code())},
             ),
         )
-        measure("cancel-token", _invoke(cancel_token, "/cancel-token", {"user_id": "erin"}))
+        measure("cancel-token", _invoke(service, "/cancel-token", {"user_id": "erin"}))
         item_bytes = largest_item_bytes(service.settings.table_name)
 
     counts = [
@@ -237,13 +230,14 @@ def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
 
 
 def _invoke(
-    module: Any, route: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    service: Service, route: str, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Callable[[], dict[str, Any]]:
     event = handler_event(route, body, headers)
     context = LambdaContext(function_name=route.strip("/"))
+    handler = service.handler(route)
 
     def call() -> dict[str, Any]:
-        result: dict[str, Any] = module.handler(event, context)
+        result: dict[str, Any] = handler(event, context)
         return result
 
     return call

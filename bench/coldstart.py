@@ -29,7 +29,7 @@ CLIENTS = {
     "verify_token": ("dynamodb", "kms"),
     "cancel_token": ("dynamodb",),
 }
-"""The clients each handler builds on its first request (`Runtime.store`, `.keyring`, `.sender`)."""
+"""The clients each handler builds on its first request (its `Container`'s collaborators)."""
 
 _FIRST_BODY = {
     "request_token": (
@@ -49,8 +49,8 @@ import time
 _start = time.perf_counter()
 import importlib
 module = importlib.import_module("otp_service.handlers.{module}")
-from otp_service.handlers import runtime
-rt = runtime.current()
+from otp_service.handlers.container import from_environment
+container = from_environment()
 {parts}
 from otp_service.handlers import models
 {first_body}
@@ -99,7 +99,7 @@ def handler_program(module: str) -> str:
     parts = sorted({_RUNTIME_PARTS[client] for client in CLIENTS[module]})
     return _HANDLER_PROGRAM.format(
         module=module,
-        parts="\n".join(f"rt.{p}" for p in parts),
+        parts="\n".join(f"container.{p}" for p in parts),
         first_body=_FIRST_BODY[module],
     )
 

@@ -22,7 +22,6 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.sns.models import sns_backends
 
-import otp_service.handlers.runtime as runtime
 from otp_service.handlers.settings import Policy
 from otp_service.local.apigateway import proxy_event
 from otp_service.local.atomic import make_dynamodb_atomic
@@ -36,7 +35,7 @@ BENCH_POLICY = Policy(max_sends_per_window=100)
 
 @contextlib.contextmanager
 def running_service(policy: Policy = BENCH_POLICY, *, record_calls: bool) -> Iterator[Service]:
-    """A fresh moto account with the service's resources and the handlers' runtime installed.
+    """A fresh moto account with the service's resources, and the handlers wired to it.
 
     With `record_calls`, the session's `before-call` hook appends every AWS operation the
     handlers make to `Service.calls`; without it the session carries no extra hook.
@@ -49,11 +48,7 @@ def running_service(policy: Policy = BENCH_POLICY, *, record_calls: bool) -> Ite
         service = Service(settings, FakeClock(), session)
         if record_calls:
             session.events.register("before-call", service._before_call)
-        runtime.install(runtime.Runtime(settings, clock=service.clock, session=session))
-        try:
-            yield service
-        finally:
-            runtime.install(None)
+        yield service
 
 
 def empty_table(table_name: str) -> None:

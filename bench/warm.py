@@ -19,12 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-import otp_service.handlers.cancel_token as cancel_token
-import otp_service.handlers.request_token as request_token
-import otp_service.handlers.runtime as runtime
-import otp_service.handlers.verify_token as verify_token
+from otp_service.handlers.container import DATA_CONFIG, SEND_CONFIG
 from otp_service.handlers.messages import render
 from otp_service.local.apigateway import LambdaContext
+from tests.handlers.conftest import Service
 
 from .moto_service import (
     empty_table,
@@ -77,12 +75,12 @@ def _timed(call: Timed) -> float:
 class _Bare:
     """The AWS calls each operation needs, made directly on boto3 clients."""
 
-    def __init__(self, rt: runtime.Runtime) -> None:
-        session = rt.session
-        self.table = rt.settings.table_name
-        self.db = session.client("dynamodb", config=runtime.DATA_CONFIG)
-        self.sns = session.client("sns", config=runtime.SEND_CONFIG)
-        self.message = render("sms", None, rt.settings.brand_name, "123456", 300).body
+    def __init__(self, service: Service) -> None:
+        session = service.session
+        self.table = service.settings.table_name
+        self.db = session.client("dynamodb", config=DATA_CONFIG)
+        self.sns = session.client("sns", config=SEND_CONFIG)
+        self.message = render("sms", None, service.settings.brand_name, "123456", 300).body
 
     def put_pending(self, user: str) -> None:
         self.db.put_item(
@@ -209,12 +207,13 @@ class _Bare:
             )
 
 
-def _handler_call(module: Any, route: str, body: dict[str, Any], expect: int) -> Timed:
+def _handler_call(service: Service, route: str, body: dict[str, Any], expect: int) -> Timed:
     event = handler_event(route, body)
     context = LambdaContext(function_name=route.strip("/"))
+    handler = service.handler(route)
 
     def call() -> object:
-        result = module.handler(event, context)
+        result = handler(event, context)
         if result["statusCode"] != expect:
             raise RuntimeError(f"{route} answered {result['statusCode']}, expected {expect}")
         return result
@@ -222,18 +221,18 @@ def _handler_call(module: Any, route: str, body: dict[str, Any], expect: int) ->
     return call
 
 
-def _operations(bare: _Bare, phones: list[str]) -> dict[str, tuple[Prepare, Prepare, list[str]]]:
+def _operations(
+    service: Service, bare: _Bare, phones: list[str]
+) -> dict[str, tuple[Prepare, Prepare, list[str]]]:
     """Per operation: the handler's preparation, the bare one's, and the bare calls made."""
 
     def request_code(user: str, phone: str) -> str:
-        _handler_call(
-            request_token, "/request-token", {"user_id": user, "destination": phone}, 202
-        )()
+        _handler_call(service, "/request-token", {"user_id": user, "destination": phone}, 202)()
         return last_sms_code()
 
     def handler_request(i: int) -> Timed:
         body = {"user_id": f"h-req-{i}", "destination": phones[i]}
-        return _handler_call(request_token, "/request-token", body, 202)
+        return _handler_call(service, "/request-token", body, 202)
 
     def bare_request(i: int) -> Timed:
         return lambda: bare.request(f"b-req-{i}", phones[i])
@@ -241,7 +240,7 @@ def _operations(bare: _Bare, phones: list[str]) -> dict[str, tuple[Prepare, Prep
     def handler_verify(i: int) -> Timed:
         code = request_code(f"h-ok-{i}", phones[i])
         body = {"user_id": f"h-ok-{i}", "code": code}
-        return _handler_call(verify_token, "/verify-token", body, 200)
+        return _handler_call(service, "/verify-token", body, 200)
 
     def bare_verify(i: int) -> Timed:
         bare.put_pending(f"b-ok-{i}")
@@ -256,7 +255,7 @@ def _operations(bare: _Bare, phones: list[str]) -> dict[str, tuple[Prepare, Prep
     def handler_wrong(i: int) -> Timed:
         code = request_code(f"h-bad-{i}", phones[i])
         body = {"user_id": f"h-bad-{i}", "code": wrong_code(code)}
-        return _handler_call(verify_token, "/verify-token", body, 400)
+        return _handler_call(service, "/verify-token", body, 400)
 
     def bare_wrong(i: int) -> Timed:
         bare.put_pending(f"b-bad-{i}")
@@ -264,7 +263,7 @@ def _operations(bare: _Bare, phones: list[str]) -> dict[str, tuple[Prepare, Prep
 
     def handler_cancel(i: int) -> Timed:
         request_code(f"h-cancel-{i}", phones[i])
-        return _handler_call(cancel_token, "/cancel-token", {"user_id": f"h-cancel-{i}"}, 200)
+        return _handler_call(service, "/cancel-token", {"user_id": f"h-cancel-{i}"}, 200)
 
     def bare_cancel(i: int) -> Timed:
         bare.put_pending(f"b-cancel-{i}")
@@ -289,17 +288,17 @@ def _operations(bare: _Bare, phones: list[str]) -> dict[str, tuple[Prepare, Prep
 def measure_warm(iterations: int, warmup: int = 20) -> list[WarmLatency]:
     """Interleaved handler and bare samples per operation, after `warmup` untimed rounds each."""
     results = []
-    with running_service(record_calls=False), stdout_discarded():
-        rt = runtime.current()
-        bare = _Bare(rt)
-        rt.keyring.current()  # the per-container KMS call is a cold-start cost, not a warm one
+    with running_service(record_calls=False) as service, stdout_discarded():
+        bare = _Bare(service)
+        # The per-container KMS call is a cold-start cost, not a warm one.
+        service.container.keyring.current()
         phones = us_phone_numbers(warmup + iterations)
-        for operation, (handler, plain, bare_calls) in _operations(bare, phones).items():
+        for operation, (handler, plain, bare_calls) in _operations(service, bare, phones).items():
             handler_ms: list[float] = []
             bare_ms: list[float] = []
             gc.collect()
             for i in range(warmup + iterations):
-                empty_table(rt.settings.table_name)
+                empty_table(service.settings.table_name)
                 handler_call, bare_call = handler(i), plain(i)
                 if i % 2:
                     first, second = _timed(bare_call), _timed(handler_call)

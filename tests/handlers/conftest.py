@@ -17,8 +17,9 @@ from moto.sns.models import sns_backends
 
 import otp_service.handlers.cancel_token as cancel_token
 import otp_service.handlers.request_token as request_token
-import otp_service.handlers.runtime as runtime
 import otp_service.handlers.verify_token as verify_token
+from otp_service.handlers.api import Handler, lambda_handler
+from otp_service.handlers.container import Container
 from otp_service.handlers.settings import Policy, Settings
 from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
 from otp_service.local.apigateway import LambdaContext, proxy_event
@@ -60,6 +61,10 @@ class Service:
     session: boto3.session.Session
     faults: dict[str, Exception] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    container: Container = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cold_start()
 
     def fail(
         self, operation: str, code: str, status: int = 400, message: str = "injected", **extra: Any
@@ -75,8 +80,17 @@ class Service:
         )
 
     def cold_start(self) -> None:
-        """A new container: a fresh runtime, so the MAC subkey is derived again."""
-        runtime.install(runtime.Runtime(self.settings, clock=self.clock, session=self.session))
+        """A new container: fresh collaborators, so the MAC subkey is derived again."""
+        self.container = Container(self.settings, clock=self.clock, session=self.session)
+
+    def handler(self, route: str) -> Handler:
+        """The route's Lambda entry point over this service's current container."""
+        module = {
+            "/request-token": request_token,
+            "/verify-token": verify_token,
+            "/cancel-token": cancel_token,
+        }[route]
+        return lambda_handler(module.operation, lambda: self.container)
 
     def rotate_mac_key(self) -> dict[str, Any]:
         """Point the MAC key alias at a new HMAC key; the metadata of the new key."""
@@ -100,11 +114,6 @@ class Service:
     def call(
         self, route: str, body: Any, headers: dict[str, str] | None = None, raw: str | None = None
     ) -> Reply:
-        module = {
-            "/request-token": request_token,
-            "/verify-token": verify_token,
-            "/cancel-token": cancel_token,
-        }[route]
         payload = raw.encode() if raw is not None else json.dumps(body).encode()
         event = proxy_event(
             "POST",
@@ -112,7 +121,7 @@ class Service:
             headers={"Content-Type": "application/json", **(headers or {})},
             body=payload,
         )
-        result = module.handler(event, LambdaContext(function_name=route.strip("/")))
+        result = self.handler(route)(event, LambdaContext(function_name=route.strip("/")))
         return Reply(result["statusCode"], result["headers"], json.loads(result["body"]))
 
     def request(
@@ -197,8 +206,4 @@ def service(policy: Policy, clock: FakeClock) -> Iterator[Service]:
         session = boto3.session.Session(region_name=REGION)
         service = Service(settings, clock, session)
         session.events.register("before-call", service._before_call)
-        runtime.install(runtime.Runtime(settings, clock=clock, session=session))
-        try:
-            yield service
-        finally:
-            runtime.install(None)
+        yield service

@@ -7,18 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import otp_service.handlers.cancel_token as cancel_token
-import otp_service.handlers.request_token as request_token
-import otp_service.handlers.verify_token as verify_token
 from otp_service.local.apigateway import LambdaContext
 
 from .conftest import Reply, Service
-
-HANDLERS = {
-    "/request-token": request_token.handler,
-    "/verify-token": verify_token.handler,
-    "/cancel-token": cancel_token.handler,
-}
 
 ERROR_CODES: dict[str, dict[int, set[str]]] = {
     "/request-token": {
@@ -64,9 +55,9 @@ def snapshot(service: Service) -> Snapshot:
     return Snapshot(items, len(service.sms()) + len(service.emails()), calls)
 
 
-def invoke(route: str, event: dict[str, Any]) -> Reply:
+def invoke(service: Service, route: str, event: dict[str, Any]) -> Reply:
     """Call a handler with a raw proxy event, as API Gateway would."""
-    result = HANDLERS[route](event, LambdaContext(function_name=route.strip("/")))
+    result = service.handler(route)(event, LambdaContext(function_name=route.strip("/")))
     assert set(result) == {"statusCode", "headers", "body", "isBase64Encoded"}
     assert result["isBase64Encoded"] is False
     return Reply(result["statusCode"], result["headers"], json.loads(result["body"]))

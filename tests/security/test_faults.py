@@ -13,8 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
-import otp_service.handlers.runtime as runtime
 from otp_service.components.functions import FUNCTION_TIMEOUT_SECONDS
+from otp_service.handlers.container import DATA_CONFIG, SEND_CONFIG
 from otp_service.handlers.settings import Policy
 
 from .attack import is_redeem, wrong
@@ -230,8 +230,8 @@ def worst_case_seconds(config: Config) -> float:
 
 
 def _budget(calls: list[str]) -> float:
-    configs = {"dynamodb": runtime.DATA_CONFIG, "kms": runtime.DATA_CONFIG}
-    return sum(worst_case_seconds(configs.get(c.split(".")[0], runtime.SEND_CONFIG)) for c in calls)
+    configs = {"dynamodb": DATA_CONFIG, "kms": DATA_CONFIG}
+    return sum(worst_case_seconds(configs.get(c.split(".")[0], SEND_CONFIG)) for c in calls)
 
 
 def _path(service: Service, steps: Callable[[], Reply]) -> list[str]:

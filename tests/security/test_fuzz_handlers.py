@@ -81,7 +81,7 @@ odd_text = st.text(
 
 
 def _send(service: Service, route: str, body: str | None, **kwargs: Any) -> Reply:
-    return invoke(route, raw_event(route, body, **kwargs))
+    return invoke(service, route, raw_event(route, body, **kwargs))
 
 
 def _assert_rejected_cleanly(service: Service, route: str, reply: Reply, before: Any) -> None:

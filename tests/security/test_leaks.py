@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-import otp_service.handlers.runtime as runtime
 from otp_service.handlers.settings import Policy
 
 from .attack import wrong
@@ -51,7 +50,9 @@ def _every_flow(service: Service) -> list[Reply]:
     replies.append(service.call("/verify-token", {"user_id": EMAIL, "code": code}))
     replies.append(service.request(user_id="u6", headers={"Idempotency-Key": f"{PHONE} {EMAIL}"}))
     body = base64.b64encode(json.dumps({"user_id": "u7", "destination": PHONE}).encode()).decode()
-    replies.append(invoke("/request-token", raw_event("/request-token", body + "!", base64=True)))
+    replies.append(
+        invoke(service, "/request-token", raw_event("/request-token", body + "!", base64=True))
+    )
     for operation, error, status in FAULTS:
         # Providers quote the destination in their messages; those must not be logged.
         service.fail(operation, error, status, message=f"bad {PHONE} {EMAIL} code {code}")
@@ -72,7 +73,7 @@ def test_no_flow_writes_a_code_phone_number_email_address_or_key_anywhere(
     service: Service, capture: Capture
 ) -> None:
     replies = _every_flow(service)
-    subkey = runtime.current().keyring.current().subkey
+    subkey = service.container.keyring.current().subkey
     written = capture.text() + "".join(json.dumps(r.body) + json.dumps(r.headers) for r in replies)
     for expected in ("message sent", "user locked out", "unexpected error", '"CodeSent"'):
         assert expected in written, f"{expected!r} was not captured: the capture is broken"

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from .errors import DeliveryRejected, is_transient
+from .errors import DeliveryFailed, is_transient
 from .messages import Message
+
+if TYPE_CHECKING:
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
 
 class MessageSender:
-    """Delivers codes; a provider's refusal becomes `DeliveryRejected`, throttles pass through."""
+    """Delivers codes; a provider's refusal becomes `DeliveryFailed`, throttles pass through."""
 
     def __init__(
         self,
-        sns: Any,
-        ses: Any,
+        sns: SNSClient,
+        ses: SESClient,
         email_sender: str | None,
         sms_sender_id: str | None,
         sms_origination_number: str | None = None,
@@ -42,10 +47,12 @@ class MessageSender:
         except ClientError as error:
             if is_transient(error):
                 raise
-            raise DeliveryRejected(channel) from None
+            raise DeliveryFailed from None
 
     def _send_sms(self, phone_number: str, message: Message) -> None:
-        attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
+        attributes: dict[str, MessageAttributeValueTypeDef] = {
+            "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}
+        }
         if self._sms_sender_id:
             attributes["AWS.SNS.SMS.SenderID"] = {
                 "DataType": "String",
@@ -62,6 +69,8 @@ class MessageSender:
         )
 
     def _send_email(self, address: str, message: Message) -> None:
+        if self._email_sender is None:  # the rules refuse email before any code is made
+            raise DeliveryFailed
         self._ses.send_email(
             Source=self._email_sender,
             Destination={"ToAddresses": [address]},

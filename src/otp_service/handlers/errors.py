@@ -1,6 +1,8 @@
-"""What can go wrong below the HTTP layer, and which AWS errors are worth a retry later."""
+"""The domain's refusals (the handler shell maps them to answers) and transient AWS errors."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
@@ -31,7 +33,42 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-class RateLimited(Exception):
+class OtpError(Exception):
+    """A rule's refusal; the handler shell (`api.py`) alone turns it into an HTTP answer.
+
+    Messages name no code, destination or user: they may end up in a log.
+    """
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One reason a request body was refused, named by its field."""
+
+    field: str
+    message: str
+
+
+class InvalidRequest(OtpError):
+    """A body or header that breaks the contract's field rules."""
+
+    def __init__(self, *fields: FieldError) -> None:
+        super().__init__("invalid request")
+        self.fields = fields
+
+
+class PayloadTooLarge(OtpError):
+    """A body over the contract's size limit."""
+
+
+class DestinationNotAllowed(OtpError):
+    """An SMS destination the policy refuses: a country not allowed, or a premium-rate number."""
+
+    def __init__(self, premium_rate: bool) -> None:
+        super().__init__("destination not allowed")
+        self.premium_rate = premium_rate
+
+
+class RateLimited(OtpError):
     """A send refused by the cooldown or a send limit."""
 
     def __init__(self, retry_after: int) -> None:
@@ -40,15 +77,31 @@ class RateLimited(Exception):
 
 
 class IdempotencyKeyTaken(Exception):
-    """An `Idempotency-Key` that already has a live record."""
+    """An `Idempotency-Key` that already has a live record (the store's answer, not a refusal)."""
 
 
-class DependencyUnavailable(Exception):
-    """A dependency answered that it is throttled or down."""
+class IdempotencyKeyReused(OtpError):
+    """An `Idempotency-Key` seen before with a different body."""
 
 
-class DeliveryRejected(Exception):
+class DeliveryFailed(OtpError):
     """The SMS or email provider refused the message for good."""
+
+
+class InvalidCode(OtpError):
+    """A wrong, expired, used or missing code: one answer for all four."""
+
+
+class TooManyAttempts(OtpError):
+    """The user used up the failed attempts; no code is accepted before `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many attempts")
+        self.retry_after = retry_after
+
+
+class DependencyUnavailable(OtpError):
+    """A dependency answered that it is throttled or down."""
 
 
 def error_code(error: ClientError) -> str:

@@ -11,7 +11,10 @@ import hashlib
 import hmac
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
 
 _SUBKEY_LABEL = b"otp-service/mac-subkey/v1"
 
@@ -38,7 +41,7 @@ class KeyVersion:
 class MacKeyring:
     """Derives and caches one subkey per KMS key version, safely across threads."""
 
-    def __init__(self, kms: Any, key_id: str) -> None:
+    def __init__(self, kms: KMSClient, key_id: str) -> None:
         self._kms = kms
         self._key_id = key_id
         self._current: KeyVersion | None = None

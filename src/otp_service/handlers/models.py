@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .http import FieldError, invalid_request
+from .errors import FieldError, InvalidRequest
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -66,7 +66,7 @@ def parse_body(model: type[M], body: dict[str, Any]) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as error:
-        raise invalid_request(
+        raise InvalidRequest(
             *(
                 _field_error(issue["loc"], issue["type"])
                 for issue in error.errors(include_input=False, include_url=False)
@@ -89,13 +89,13 @@ def parse_phone_number(destination: str) -> phonenumbers.PhoneNumber:
     import phonenumbers  # noqa: PLC0415
 
     if not _E164.fullmatch(destination):
-        raise invalid_request(FieldError("destination", "must be an E.164 phone number"))
+        raise InvalidRequest(FieldError("destination", "must be an E.164 phone number"))
     try:
         number = phonenumbers.parse(destination, None)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise invalid_request(FieldError("destination", "must be a valid phone number"))
+        raise InvalidRequest(FieldError("destination", "must be a valid phone number"))
     return number
 
 
@@ -114,16 +114,16 @@ def normalize_email(destination: str) -> str:
     try:
         valid = validate_email(destination, check_deliverability=False)
     except EmailNotValidError:
-        raise invalid_request(FieldError("destination", "must be a valid email address")) from None
+        raise InvalidRequest(FieldError("destination", "must be a valid email address")) from None
     if len(valid.normalized) > _MAX_EMAIL_LENGTH:
-        raise invalid_request(FieldError("destination", "must be a valid email address"))
+        raise InvalidRequest(FieldError("destination", "must be a valid email address"))
     return valid.normalized
 
 
 def parse_code(code: str, length: int) -> str:
     """The submitted code when it has the configured number of digits, else a 400."""
     if len(code) != length:
-        raise invalid_request(FieldError("code", f"must be {length} digits"))
+        raise InvalidRequest(FieldError("code", f"must be {length} digits"))
     return code
 
 

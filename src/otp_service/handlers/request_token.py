@@ -5,22 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
-
-from .api import serve
+from .api import lambda_handler
+from .container import Container
 from .http import header, json_body
 from .models import RequestTokenBody, parse_body
-from .observability import logger
-from .runtime import Runtime
 from .service import Answer, request_token
 
 
-def _operation(rt: Runtime, event: Mapping[str, Any]) -> Answer:
-    body = parse_body(RequestTokenBody, json_body(event))
-    return request_token(rt, body, header(event, "Idempotency-Key"))
+def operation(container: Container, event: Mapping[str, Any]) -> Answer:
+    """Parse the event and run the rule over this container's collaborators."""
+    return request_token(
+        parse_body(RequestTokenBody, json_body(event)),
+        header(event, "Idempotency-Key"),
+        now=container.now(),
+        policy=container.settings.policy,
+        brand_name=container.settings.brand_name,
+        store=container.store,
+        keyring=container.keyring,
+        sender=container.sender,
+    )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point."""
-    return serve(event, _operation)
+handler = lambda_handler(operation)
+"""The Lambda entry point."""

@@ -1,4 +1,7 @@
-"""The business rules of request, verify and cancel, over typed bodies and a `Runtime`."""
+"""The business rules of request, verify and cancel, over typed bodies and their collaborators.
+
+Each rule raises the domain's errors (`errors.py`); the handler shell maps them to answers.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,21 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from .errors import DeliveryRejected, IdempotencyKeyTaken, RateLimited
-from .http import ApiError, FieldError, invalid_request, retry_later
+from .delivery import MessageSender
+from .errors import (
+    DeliveryFailed,
+    DestinationNotAllowed,
+    FieldError,
+    IdempotencyKeyReused,
+    IdempotencyKeyTaken,
+    InvalidCode,
+    InvalidRequest,
+    RateLimited,
+    TooManyAttempts,
+)
+from .keys import MacKeyring
 from .masking import mask_destination
 from .messages import render
 from .models import (
@@ -24,8 +38,30 @@ from .models import (
     parse_phone_number,
 )
 from .observability import count, logger
-from .runtime import Runtime
+from .settings import Policy
 from .store import Attempt, IdempotencyRecord, PendingCode, SendLimits
+
+
+class CodeStore(Protocol):
+    """What the rules need from the table (`store.OtpStore`; an in-memory fake in unit tests)."""
+
+    def save_pending_code(
+        self, code: PendingCode, limits: SendLimits, record: IdempotencyRecord | None
+    ) -> None: ...
+
+    def release_send(
+        self, code: PendingCode, limits: SendLimits, key_digest: str | None
+    ) -> None: ...
+
+    def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None: ...
+
+    def count_attempt(self, user_id: str, limits: SendLimits) -> Attempt: ...
+
+    def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None: ...
+
+    def lock_out(self, user_id: str, cooldown_until: int) -> None: ...
+
+    def cancel(self, user_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -41,12 +77,21 @@ def generate_code(length: int) -> str:
     return f"{secrets.randbelow(10**length):0{length}d}"
 
 
-def request_token(rt: Runtime, body: RequestTokenBody, idempotency_key: str | None) -> Answer:
+def request_token(
+    body: RequestTokenBody,
+    idempotency_key: str | None,
+    *,
+    now: int,
+    policy: Policy,
+    brand_name: str,
+    store: CodeStore,
+    keyring: MacKeyring,
+    sender: MessageSender,
+) -> Answer:
     """Send a fresh code to the destination and make it the user's only pending code."""
-    policy = rt.settings.policy
-    destination = _checked_destination(rt, body)
+    destination = _checked_destination(body, policy, sender)
     key_digest = _idempotency_digest(idempotency_key)
-    limits = SendLimits.of(policy, rt.now())
+    limits = SendLimits.of(policy, now)
     masked = mask_destination(body.channel, destination)
     accepted = {
         "status": "pending",
@@ -55,7 +100,7 @@ def request_token(rt: Runtime, body: RequestTokenBody, idempotency_key: str | No
         "expires_in": policy.code_ttl_seconds,
         "resend_after": policy.resend_cooldown_seconds,
     }
-    key = rt.keyring.current()
+    key = keyring.current()
     code = generate_code(policy.code_length)
     pending = PendingCode(
         user_id=body.user_id,
@@ -71,46 +116,42 @@ def request_token(rt: Runtime, body: RequestTokenBody, idempotency_key: str | No
             key_digest, hashlib.sha256(fingerprint.encode()).hexdigest(), json.dumps(accepted)
         )
     try:
-        rt.store.save_pending_code(pending, limits, record)
-    except RateLimited as limited:
+        store.save_pending_code(pending, limits, record)
+    except RateLimited:
         count("RateLimited", body.channel)
-        raise retry_later(
-            429, "rate_limited", "Too many codes requested; try again later.", limited.retry_after
-        ) from None
+        raise
     except IdempotencyKeyTaken:
         assert record is not None
-        return _replay(rt, record, limits.now)
-    message = render(
-        body.channel, body.locale, rt.settings.brand_name, code, policy.code_ttl_seconds
-    )
+        return _replay(store, record, limits.now)
+    message = render(body.channel, body.locale, brand_name, code, policy.code_ttl_seconds)
     try:
-        rt.sender.send(body.channel, destination, message)
-    except DeliveryRejected:
-        _release(rt, pending, limits, key_digest)
+        sender.send(body.channel, destination, message)
+    except DeliveryFailed:
+        _release(store, pending, limits, key_digest)
         count("DeliveryFailed", body.channel)
         logger.warning("delivery rejected", extra={"channel": body.channel, "masked": masked})
-        raise ApiError(502, "delivery_failed", "The message could not be delivered.") from None
+        raise
     except Exception:
-        _release(rt, pending, limits, key_digest)
+        _release(store, pending, limits, key_digest)
         raise
     count("CodeSent", body.channel)
     logger.info("message sent", extra={"channel": body.channel, "masked": masked})
     return Answer(202, accepted)
 
 
-def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
+def verify_token(
+    body: VerifyTokenBody, *, now: int, policy: Policy, store: CodeStore, keyring: MacKeyring
+) -> Answer:
     """Count the attempt, then accept the user's pending code at most once."""
-    policy = rt.settings.policy
     code = parse_code(body.code, policy.code_length)
-    now = rt.now()
     limits = SendLimits.of(policy, now)
-    current = rt.keyring.current()  # derived at cold start, before an attempt is counted
-    attempt = rt.store.count_attempt(body.user_id, limits)
+    current = keyring.current()  # derived at cold start, before an attempt is counted
+    attempt = store.count_attempt(body.user_id, limits)
     # The key that made the pending code, which after a rotation is not the current one.
-    key = rt.keyring.version(attempt.key_id) if attempt.key_id else current
+    key = keyring.version(attempt.key_id) if attempt.key_id else current
     guess = key.code_mac(body.user_id, code)
     if attempt.attempts <= policy.max_verify_attempts and _is_live_match(guess, attempt, now):
-        channel = rt.store.redeem(body.user_id, guess, now)
+        channel = store.redeem(body.user_id, guess, now)
         if channel is not None:
             count("CodeVerified", channel)
             logger.info("verification approved", extra={"channel": channel})
@@ -122,22 +163,16 @@ def verify_token(rt: Runtime, body: VerifyTokenBody) -> Answer:
         logger.info(
             "verification rejected", extra={"channel": channel, "attempts": attempt.attempts}
         )
-        raise ApiError(400, "invalid_code", "The code is invalid.", top_level={"verified": False})
+        raise InvalidCode
     cooldown_until = attempt.cooldown_until
     if attempt.attempts == policy.max_verify_attempts:
         cooldown_until = now + policy.resend_cooldown_seconds
-        rt.store.lock_out(body.user_id, cooldown_until)
+        store.lock_out(body.user_id, cooldown_until)
         count("LockedOut", channel)
         logger.warning("user locked out", extra={"channel": channel})
     else:
         count("VerifyFailed", channel)
-    raise retry_later(
-        429,
-        "too_many_attempts",
-        "Too many failed attempts; request a new code.",
-        cooldown_until - now,
-        verified=False,
-    )
+    raise TooManyAttempts(cooldown_until - now)
 
 
 def _is_live_match(guess: bytes, attempt: Attempt, now: int) -> bool:
@@ -150,30 +185,26 @@ def _is_live_match(guess: bytes, attempt: Attempt, now: int) -> bool:
     return same and attempt.code_mac is not None and attempt.code_expires_at > now
 
 
-def cancel_token(rt: Runtime, body: CancelTokenBody) -> Answer:
+def cancel_token(body: CancelTokenBody, *, store: CodeStore) -> Answer:
     """Burn the user's pending code, if any; the answer is the same either way."""
-    rt.store.cancel(body.user_id)
+    store.cancel(body.user_id)
     count("CodeCanceled", "unknown")
     return Answer(200, {"status": "canceled"})
 
 
-def _checked_destination(rt: Runtime, body: RequestTokenBody) -> str:
+def _checked_destination(body: RequestTokenBody, policy: Policy, sender: MessageSender) -> str:
     """The destination in canonical form, once it is valid and allowed."""
     if body.channel == "email":
-        if not rt.sender.email_enabled:
-            raise invalid_request(FieldError("channel", "email delivery is not configured"))
+        if not sender.email_enabled:
+            raise InvalidRequest(FieldError("channel", "email delivery is not configured"))
         return normalize_email(body.destination)
     number = parse_phone_number(body.destination)
-    if not rt.settings.policy.allows_calling_code(number.country_code or 0):
+    if not policy.allows_calling_code(number.country_code or 0):
         count("DestinationNotAllowed", "sms")
-        raise ApiError(
-            403, "destination_not_allowed", "SMS to this destination's country is not allowed."
-        )
+        raise DestinationNotAllowed(premium_rate=False)
     if is_premium_rate(number):
         count("DestinationNotAllowed", "sms")
-        raise ApiError(
-            403, "destination_not_allowed", "SMS to premium-rate numbers is not allowed."
-        )
+        raise DestinationNotAllowed(premium_rate=True)
     return format_e164(number)
 
 
@@ -182,28 +213,26 @@ def _idempotency_digest(idempotency_key: str | None) -> str | None:
     if idempotency_key is None:
         return None
     if not (1 <= len(idempotency_key) <= 64 and all("!" <= c <= "~" for c in idempotency_key)):
-        raise invalid_request(
-            FieldError("Idempotency-Key", "must be 1-64 visible ASCII characters")
-        )
+        raise InvalidRequest(FieldError("Idempotency-Key", "must be 1-64 visible ASCII characters"))
     return hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
-def _replay(rt: Runtime, record: IdempotencyRecord, now: int) -> Answer:
+def _replay(store: CodeStore, record: IdempotencyRecord, now: int) -> Answer:
     """The first answer given for this key, if the body is the same."""
-    stored = rt.store.idempotent_answer(record.key_digest, now)
+    stored = store.idempotent_answer(record.key_digest, now)
     if stored is None:
         # The record expired between our write and this read: a retry will start afresh.
-        raise retry_later(429, "rate_limited", "Try again.", 1)
+        raise RateLimited(1)
     if not hmac.compare_digest(stored.fingerprint, record.fingerprint):
-        raise ApiError(
-            422, "idempotency_key_reused", "This Idempotency-Key was used with a different body."
-        )
+        raise IdempotencyKeyReused
     return Answer(202, json.loads(stored.answer))
 
 
-def _release(rt: Runtime, pending: PendingCode, limits: SendLimits, key_digest: str | None) -> None:
+def _release(
+    store: CodeStore, pending: PendingCode, limits: SendLimits, key_digest: str | None
+) -> None:
     """Undo a send that did not happen; failing that, the code simply expires unsent."""
     try:
-        rt.store.release_send(pending, limits, key_digest)
+        store.release_send(pending, limits, key_digest)
     except Exception as error:  # noqa: BLE001 - the original failure is what the caller sees
         logger.error("could not undo an undelivered send", extra={"error": type(error).__name__})

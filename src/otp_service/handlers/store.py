@@ -7,7 +7,7 @@ and every condition checks expiry itself, because TTL deletion lags by up to two
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -21,6 +21,10 @@ from .table import (
     user_key,
     user_sends_key,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
 
 IDEMPOTENCY_TTL_SECONDS = 600
 """How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
@@ -118,7 +122,7 @@ def _int(item: dict[str, Any], name: str, default: int = 0) -> int:
 class OtpStore:
     """Reads and writes the service's table through a DynamoDB client."""
 
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
         self._db = dynamodb
         self._table = table_name
 
@@ -130,27 +134,30 @@ class OtpStore:
         Raises `RateLimited` within the cooldown or past a send limit, and `IdempotencyKeyTaken`
         when `record`'s key already has a live record.
         """
-        items = [
-            {"Update": self._new_code_update(code, limits)},
-            {"Update": self._count_send(user_sends_key(code.user_id, limits.window), limits)},
-            {
+        # Named, so that a cancellation reason is read by what it refused, not by position.
+        items: dict[str, TransactWriteItemTypeDef] = {
+            "code": {"Update": self._new_code_update(code, limits)},
+            "user_sends": {
+                "Update": self._count_send(user_sends_key(code.user_id, limits.window), limits)
+            },
+            "destination_sends": {
                 "Update": self._count_send(
                     destination_sends_key(code.destination_mac, limits.window), limits
                 )
             },
-        ]
+        }
         if record is not None:
-            items.append({"Put": self._idempotency_put(record, limits.now)})
+            items["idempotency"] = {"Put": self._idempotency_put(record, limits.now)}
         try:
-            self._db.transact_write_items(TransactItems=items)
+            self._db.transact_write_items(TransactItems=list(items.values()))
         except ClientError as error:
             if error_code(error) != "TransactionCanceledException":
                 raise
-            self._explain_cancellation(error, limits, record is not None)
+            self._explain_cancellation(error, list(items), limits)
 
     def release_send(self, code: PendingCode, limits: SendLimits, key_digest: str | None) -> None:
         """Undo a send the provider refused: burn the code, uncount the send, drop the record."""
-        items: list[dict[str, Any]] = [
+        items: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
                     "TableName": self._table,
@@ -294,7 +301,7 @@ class OtpStore:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
 
-    def _new_code_update(self, code: PendingCode, limits: SendLimits) -> dict[str, Any]:
+    def _new_code_update(self, code: PendingCode, limits: SendLimits) -> UpdateTypeDef:
         return {
             "TableName": self._table,
             "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
@@ -321,7 +328,7 @@ class OtpStore:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
-    def _count_send(self, counter_key: str, limits: SendLimits) -> dict[str, Any]:
+    def _count_send(self, counter_key: str, limits: SendLimits) -> UpdateTypeDef:
         return {
             "TableName": self._table,
             "Key": {PARTITION_KEY: _s(counter_key)},
@@ -334,7 +341,7 @@ class OtpStore:
             },
         }
 
-    def _idempotency_put(self, record: IdempotencyRecord, now: int) -> dict[str, Any]:
+    def _idempotency_put(self, record: IdempotencyRecord, now: int) -> PutTypeDef:
         return {
             "TableName": self._table,
             "Item": {
@@ -350,21 +357,28 @@ class OtpStore:
         }
 
     def _explain_cancellation(
-        self, error: ClientError, limits: SendLimits, has_record: bool
+        self, error: ClientError, names: list[str], limits: SendLimits
     ) -> None:
-        reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-        if _THROTTLED_REASONS.intersection(reasons):
-            raise DependencyUnavailable from None
-        if len(reasons) < 3:
+        """Turn a cancelled request transaction into the refusal it means.
+
+        DynamoDB lists one reason per item, in the order the items were sent (`names`).
+        """
+        listed = error.response.get("CancellationReasons", [])
+        if len(listed) != len(names):
             raise error
-        if has_record and len(reasons) > 3 and reasons[3] == "ConditionalCheckFailed":
+        reasons = dict(zip(names, listed, strict=True))
+        codes = {name: reason.get("Code", "None") for name, reason in reasons.items()}
+        if _THROTTLED_REASONS.intersection(codes.values()):
+            raise DependencyUnavailable from None
+        refused = {name for name, code in codes.items() if code == "ConditionalCheckFailed"}
+        if "idempotency" in refused:
             raise IdempotencyKeyTaken from None
         waits = [1]
-        if reasons[0] == "ConditionalCheckFailed":
-            item = error.response["CancellationReasons"][0].get("Item") or {}
+        if "code" in refused:
+            item = reasons["code"].get("Item") or {}
             waits.append(_int(item, "cooldown_until") - limits.now)
-        if "ConditionalCheckFailed" in reasons[1:3]:
+        if refused & {"user_sends", "destination_sends"}:
             waits.append(limits.window_end - limits.now)
-        if waits == [1] and "TransactionConflict" not in reasons:
+        if waits == [1] and "TransactionConflict" not in codes.values():
             raise error
         raise RateLimited(max(waits)) from None

@@ -85,7 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"otp-local: {error}", file=sys.stderr)
         return 2
     emulator = start_emulator()
-    functions: FunctionHost | None = None
     try:
         functions, gateway = _start(project, arguments.stack, config, emulator, server, console)
         server.serve_in_background(
@@ -101,8 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         server.server_close()
-        if functions is not None:
-            functions.close()
         emulator.stop()
     return 0
 

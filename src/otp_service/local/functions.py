@@ -1,11 +1,9 @@
 """The program's Lambda functions, run in this process from their handler strings.
 
 In the cloud each function is its own container with its own environment. Here the three share
-one interpreter, and the handlers keep one `Runtime` per container in a module global. So each
-function gets its own `Runtime`, built from the environment the program declares for it, and
-the global is a router that resolves, for the duration of one invocation and in that
-invocation's thread only, to the invoked function's `Runtime`. Concurrent requests to different
-functions therefore never see each other's settings.
+one interpreter, so each function's entry point is built over its own `Container`, made from the
+environment the program declares for it: concurrent requests to different functions never see
+each other's settings.
 """
 
 from __future__ import annotations
@@ -14,16 +12,15 @@ import importlib
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from ..handlers import runtime as handler_runtime
+from ..handlers.api import lambda_handler
+from ..handlers.container import DATA_CONFIG, Container
 from ..handlers.settings import Settings
 from .apigateway import LambdaContext
 from .clock import LocalClock
@@ -35,7 +32,7 @@ CODE_PACKAGE = "otp_service"
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-EMULATOR_DATA_CONFIG = handler_runtime.DATA_CONFIG.merge(Config(read_timeout=10.0))
+EMULATOR_DATA_CONFIG = DATA_CONFIG.merge(Config(read_timeout=10.0))
 """The handlers' DynamoDB/KMS settings with a longer read timeout: moto copies a whole table
 per transaction, so under load it answers far slower than DynamoDB, and a timed-out write that
 moto still applied would be retried into the cooldown it set (moto ignores the idempotency
@@ -48,26 +45,13 @@ moto answers one item operation at a time, so letting every request in at once o
 of them slow enough to hit the handlers' production timeouts.
 """
 
-_invoked: ContextVar[handler_runtime.Runtime | None] = ContextVar("otp_local_invoked", default=None)
-
-
-class _InvokedFunctionRuntime:
-    """Stands in for the container's `Runtime`: every attribute comes from the invoked one's."""
-
-    def __getattr__(self, name: str) -> Any:
-        runtime = _invoked.get()
-        if runtime is None:
-            raise RuntimeError("a handler's runtime was used outside an otp-local invocation")
-        return getattr(runtime, name)
-
 
 @dataclass(frozen=True)
 class LocalFunction:
-    """A declared function, loaded: its entry point and its own runtime."""
+    """A declared function, loaded: its entry point over its own collaborators."""
 
     spec: FunctionSpec
     entry_point: Handler
-    runtime: handler_runtime.Runtime
 
 
 class FunctionHost:
@@ -87,7 +71,6 @@ class FunctionHost:
             spec.name: _load(spec, clock, faults, endpoint_url, region) for spec in specs
         }
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_INVOCATIONS)
-        handler_runtime.install(cast(handler_runtime.Runtime, _InvokedFunctionRuntime()))
 
     def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
         """Call the function's handler with an event, as Lambda would; returns its result."""
@@ -98,21 +81,8 @@ class FunctionHost:
             memory_limit_in_mb=function.spec.memory_size_mb,
             invoked_function_arn=function.spec.arn,
         )
-        with self._slots, _invocation_of(function.runtime):
+        with self._slots:
             return function.entry_point(event, context)
-
-    def close(self) -> None:
-        """Give the handlers' container global back its default."""
-        handler_runtime.install(None)
-
-
-@contextmanager
-def _invocation_of(runtime: handler_runtime.Runtime) -> Iterator[None]:
-    token = _invoked.set(runtime)
-    try:
-        yield
-    finally:
-        _invoked.reset(token)
 
 
 def _load(
@@ -122,34 +92,35 @@ def _load(
     endpoint_url: str,
     region: str,
 ) -> LocalFunction:
-    module_name, _, attribute = spec.handler.rpartition(".")
+    module_name, _, _ = spec.handler.rpartition(".")
     module = importlib.import_module(f"{CODE_PACKAGE}.{module_name}")
-    entry_point = getattr(module, attribute)
     session = boto3.session.Session(region_name=region)
     faults.attach(session)
-    runtime = handler_runtime.Runtime(
+    container = Container(
         Settings.from_env(spec.environment),
         clock=clock,
         session=session,
         data_config=EMULATOR_DATA_CONFIG,
     )
-    _create_clients(runtime, endpoint_url)
-    return LocalFunction(spec=spec, entry_point=entry_point, runtime=runtime)
+    _create_clients(container, endpoint_url)
+    # The module's own `operation`, as its `handler` runs it, over this function's container.
+    entry_point = lambda_handler(module.operation, lambda: container)
+    return LocalFunction(spec=spec, entry_point=entry_point)
 
 
-def _create_clients(runtime: handler_runtime.Runtime, endpoint_url: str) -> None:
-    """Build the runtime's clients now, one thread at a time, and check they talk to moto.
+def _create_clients(container: Container, endpoint_url: str) -> None:
+    """Build the container's clients now, one thread at a time, and check they talk to moto.
 
-    A boto3 session is not safe to create clients from concurrently, and the runtime builds its
-    clients lazily; building them up front removes the race. The endpoint check is the last
+    A boto3 session is not safe to create clients from concurrently, and the container builds
+    its clients lazily; building them up front removes the race. The endpoint check is the last
     guard against a local request reaching a real AWS account.
     """
     # Reading each cached property builds its clients.
-    _ = runtime.store, runtime.sender
-    if runtime.settings.mac_key_id is not None:
-        _ = runtime.keyring
+    _ = container.store, container.sender
+    if container.settings.mac_key_id is not None:
+        _ = container.keyring
     for service in ("dynamodb", "kms", "sns", "ses"):
-        probe = runtime.session.client(service)
+        probe = container.session.client(service)
         if probe.meta.endpoint_url != endpoint_url:
             raise RuntimeError(f"{service} would be called at {probe.meta.endpoint_url}")
 
@@ -158,7 +129,7 @@ def export_shared_environment(specs: list[FunctionSpec]) -> None:
     """Put the variables every function declares alike (Powertools' settings) in os.environ.
 
     Libraries such as Powertools read their settings from the process environment when they are
-    imported; per-function settings reach the handlers through their own `Runtime` instead.
+    imported; per-function settings reach the handlers through their own `Container` instead.
     """
     if not specs:
         return

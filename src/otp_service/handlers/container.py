@@ -1,11 +1,10 @@
-"""What a container builds once: settings, AWS clients and the objects that use them."""
+"""What a container builds once: settings, AWS clients and the collaborators that use them."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import boto3
@@ -32,15 +31,21 @@ SEND_CONFIG = Config(
 )
 
 
-@dataclass
-class Runtime:
-    """One container's dependencies, each built on first use."""
+class Container:
+    """One function container's collaborators, each built on first use."""
 
-    settings: Settings
-    clock: Callable[[], float] = time.time
-    session: Any = field(default_factory=boto3.session.Session)
-    data_config: Config = DATA_CONFIG
-    """How DynamoDB and KMS are called; the local stack loosens it for its slower emulator."""
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        session: Any = None,
+        data_config: Config = DATA_CONFIG,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.session = session if session is not None else boto3.session.Session()
+        self.data_config = data_config
+        """How DynamoDB and KMS are called; the local stack loosens it for its slower emulator."""
 
     def now(self) -> int:
         """The current time in whole epoch seconds."""
@@ -74,18 +79,7 @@ class Runtime:
         )
 
 
-_runtime: Runtime | None = None
-
-
-def current() -> Runtime:
-    """The container's runtime, created from the environment on first use."""
-    global _runtime  # noqa: PLW0603 - one per container, by design
-    if _runtime is None:
-        _runtime = Runtime(load_settings())
-    return _runtime
-
-
-def install(runtime: Runtime | None) -> None:
-    """Replace the container's runtime (tests and the local stack); None resets it."""
-    global _runtime  # noqa: PLW0603
-    _runtime = runtime
+@cache
+def from_environment() -> Container:
+    """This container's collaborators, from the function's environment, built once."""
+    return Container(load_settings())
