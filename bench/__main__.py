@@ -208,7 +208,7 @@ def notes(results: dict[str, Any]) -> list[str]:
         if any("/request-token: 429" in e for e in load["error_samples"]):
             out.append(
                 "A 429 to a user's first request-token fits a TransactWriteItems that moto applied "
-                "but answered after the handlers' 1 s read timeout (runtime.DATA_CONFIG), so "
+                "but answered after the handlers' 1 s read timeout (container.DATA_CONFIG), so "
                 "botocore's retry met the cooldown the first attempt set. DynamoDB makes that "
                 "retry idempotent through the ClientRequestToken botocore fills in; moto ignores "
                 "the token. A local-stack fidelity gap under load, not a cloud failure."
