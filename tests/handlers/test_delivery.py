@@ -21,7 +21,8 @@ def _publish_attributes(sender_id: str | None, origination_number: str | None) -
 
         sns.meta.events.register("before-parameter-build.sns.Publish", record)
         stub.add_response("publish", {"MessageId": "m-1"})
-        sender = MessageSender(sns, None, None, sender_id, origination_number)
+        ses = boto3.client("ses", region_name="us-east-1")  # never called: an SMS send
+        sender = MessageSender(sns, ses, None, sender_id, origination_number)
         sender.send("sms", "+14155550123", Message(subject="", body="Your code is 123456"))
         stub.assert_no_pending_responses()
     return sent
