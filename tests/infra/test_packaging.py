@@ -133,10 +133,21 @@ def test_dependency_layer_holds_the_whole_runtime_closure_and_nothing_else() -> 
 
 
 def test_handlers_import_only_the_layer_the_sdk_and_the_standard_library() -> None:
+    """At run time: imports under `if TYPE_CHECKING:` (type stubs) never run on Lambda."""
     provided = {canonicalize_name(d) for d in (*HANDLER_RUNTIME_DISTRIBUTIONS, "boto3", "botocore")}
     by_module = packages_distributions()
     for path in handlers_source_directory().glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        type_checking_only = {
+            id(inner)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test).endswith("TYPE_CHECKING")
+            for statement in block.body
+            for inner in ast.walk(statement)
+        }
+        for node in ast.walk(tree):
+            if id(node) in type_checking_only:
+                continue
             modules = []
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
