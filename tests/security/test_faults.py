@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutErr
 from otp_service.components.functions import FUNCTION_TIMEOUT_SECONDS
 from otp_service.handlers.container import DATA_CONFIG, SEND_CONFIG
 from otp_service.handlers.settings import Policy
+from otp_service.handlers.table import PARTITION_KEY
 
 from .attack import is_redeem, wrong
 from .conftest import Reply, Service
@@ -279,3 +280,83 @@ def test_every_path_s_worst_case_fits_inside_the_function_timeout(service: Servi
     assert len(paths["verify, rotated key, lockout"]) == 4, paths
     limit = FUNCTION_TIMEOUT_SECONDS - COLD_START_MARGIN_SECONDS
     assert max(budgets.values()) <= limit, budgets
+
+
+def _sends_by_kind(service: Service) -> dict[str, int]:
+    """The sends counted in the table, per user and per destination, all summed."""
+    counted = {"user": 0, "dest": 0}
+    for item in service.items():
+        if item[PARTITION_KEY]["S"].startswith("sends#"):
+            counted[item[PARTITION_KEY]["S"].split("#")[1]] += int(item["sends"]["N"])
+    return counted
+
+
+@pytest.mark.parametrize("burn", ["cancel", "lockout"])
+def test_a_rejected_send_whose_code_was_burned_in_flight_is_undone_part_by_part(
+    service: Service, burn: str
+) -> None:
+    """Defect 2: a cancel or a lockout lands while the send is in flight, then SNS rejects it.
+
+    The cooldown, both send counters and the Idempotency-Key record must all go, so a retry
+    with the same key sends, and counts once.
+    """
+    key = {"Idempotency-Key": "retry-me"}
+
+    fired: list[bool] = []
+
+    def burn_then_reject(**_: Any) -> None:
+        if fired:
+            return
+        fired.append(True)
+        if burn == "cancel":
+            assert service.cancel().status == 200
+        else:
+            statuses = [service.verify("000000").status for _ in range(5)]
+            assert statuses[-1] == 429
+        raise ClientError({"Error": {"Code": "InvalidParameter", "Message": "x"}}, "Publish")
+
+    service.session.events.register("before-call.sns.Publish", burn_then_reject)
+    rejected = service.request(headers=key)
+    assert (rejected.status, rejected.body["error"]["code"]) == (502, "delivery_failed")
+    assert _sends_by_kind(service) == {"user": 0, "dest": 0}
+    retried = service.request(headers=key)
+    assert retried.status == 202
+    assert len(service.sms()) == 1, "the retry replayed the first answer and sent nothing"
+    assert _sends_by_kind(service) == {"user": 1, "dest": 1}
+    assert service.verify(service.last_code()).status == 200
+
+
+@pytest.mark.parametrize("policy", [Policy(resend_cooldown_seconds=0)])
+def test_a_rejected_send_replaced_in_flight_leaves_the_newer_code_and_undoes_the_rest(
+    service: Service,
+) -> None:
+    """The user item's undo fails its condition (a newer code is there); the other parts hold."""
+    key = {"Idempotency-Key": "retry-me"}
+    fired: list[bool] = []
+
+    def replace_then_reject(**_: Any) -> None:
+        if fired:
+            return
+        fired.append(True)
+        assert service.request(destination="+14155550124").status == 202
+        raise ClientError({"Error": {"Code": "InvalidParameter", "Message": "x"}}, "Publish")
+
+    service.session.events.register("before-call.sns.Publish", replace_then_reject)
+    assert service.request(headers=key).status == 502
+    assert _sends_by_kind(service) == {"user": 1, "dest": 1}
+    assert service.verify(service.last_code()).status == 200
+    assert service.request(headers=key).status == 202
+    assert _sends_by_kind(service) == {"user": 2, "dest": 2}
+
+
+@pytest.mark.parametrize("route", ["verify", "cancel"])
+def test_a_transaction_conflict_on_verify_or_cancel_is_503_with_retry_after(
+    service: Service, route: str
+) -> None:
+    """Defect 3: a write that meets the same user's request transaction is retried later."""
+    service.request()
+    service.fail("dynamodb.UpdateItem", "TransactionConflictException")
+    reply = service.verify("000000") if route == "verify" else service.cancel()
+    assert_contract_error(f"/{route}-token", reply)
+    assert (reply.status, reply.body["error"]["code"]) == (503, "service_unavailable")
+    assert int(reply.headers["Retry-After"]) >= 1

@@ -28,6 +28,8 @@ _TRANSIENT_CODES = frozenset(
         "ThrottlingError",
         "ThrottlingException",
         "TooManyRequestsException",
+        # A write landing on an item inside another request's transaction: retrying will pass.
+        "TransactionConflictException",
         "TransactionInProgressException",
     }
 )

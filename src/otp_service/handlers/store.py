@@ -156,14 +156,39 @@ class OtpStore:
             self._explain_cancellation(error, list(items), limits)
 
     def release_send(self, code: PendingCode, limits: SendLimits, key_digest: str | None) -> None:
-        """Undo a send the provider refused: burn the code, uncount the send, drop the record."""
-        items: list[TransactWriteItemTypeDef] = [
+        """Undo a send the provider refused: burn the code, uncount the send, drop the record.
+
+        One transaction when nothing raced the send. If a cancel or a lockout burned the code
+        meanwhile (or anything else makes a condition fail), each part is undone on its own, so
+        the cooldown, both counters and the `Idempotency-Key` record never outlive the refusal.
+        """
+        parts = self._release_parts(code, limits, key_digest)
+        try:
+            self._db.transact_write_items(TransactItems=parts)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            failures = []
+            for part in parts:
+                try:
+                    self._write_alone(part)
+                except ClientError as failure:
+                    failures.append(failure)
+            if failures:
+                raise failures[0] from None
+
+    def _release_parts(
+        self, code: PendingCode, limits: SendLimits, key_digest: str | None
+    ) -> list[TransactWriteItemTypeDef]:
+        # The user item is ours unless a newer code replaced it: a code burned by a cancel or a
+        # lockout still leaves our cooldown, which must go with the undelivered send.
+        parts: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
                     "UpdateExpression": f"REMOVE {_CODE_FIELDS}, cooldown_until",
-                    "ConditionExpression": "code_mac = :mac",
+                    "ConditionExpression": "attribute_not_exists(code_mac) OR code_mac = :mac",
                     "ExpressionAttributeValues": {":mac": {"B": code.code_mac}},
                 }
             },
@@ -172,7 +197,7 @@ class OtpStore:
             user_sends_key(code.user_id, limits.window),
             destination_sends_key(code.destination_mac, limits.window),
         ):
-            items.append(
+            parts.append(
                 {
                     "Update": {
                         "TableName": self._table,
@@ -184,7 +209,7 @@ class OtpStore:
                 }
             )
         if key_digest is not None:
-            items.append(
+            parts.append(
                 {
                     "Delete": {
                         "TableName": self._table,
@@ -192,7 +217,18 @@ class OtpStore:
                     }
                 }
             )
-        self._db.transact_write_items(TransactItems=items)
+        return parts
+
+    def _write_alone(self, part: TransactWriteItemTypeDef) -> None:
+        """One part of a cancelled transaction as its own write; a failed condition skips it."""
+        try:
+            if "Update" in part:
+                self._db.update_item(**part["Update"])
+            else:
+                self._db.delete_item(**part["Delete"])
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
 
     def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None:
         """The live record for an `Idempotency-Key`, if there is one."""
