@@ -3,6 +3,7 @@
     python3 dev.py up [otp-local options]     the local stack on http://127.0.0.1:8080
     python3 dev.py test [--fresh] [pytest options]   lint, types and the whole suite
     python3 dev.py demo | bench | lock
+    python3 dev.py mutate                      mutation testing of the security rules (SECURITY.md)
 
 `.venv` is reused while `requirements.lock` and `pyproject.toml` are unchanged (a stamp of their
 hash) and rebuilt when either changes; `--fresh` (and CI) rebuild it from nothing.
@@ -106,6 +107,11 @@ def main() -> None:
     elif command == "bench":
         virtualenv(fresh)
         _run(PYTHON, "-m", "bench", *rest)
+    elif command == "mutate":
+        virtualenv(fresh)
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale mutants from older code
+        _run(BIN / "mutmut", "run")
+        _run(BIN / "mutmut", "results")
     elif command == "lock":
         lock()
     else:
