@@ -46,7 +46,7 @@ def test_request_sends_email_from_the_configured_sender(service: Service) -> Non
         ("de", "Ihr Bestätigungscode lautet"),
         ("de-DE", "Ihr Bestätigungscode lautet"),
         ("fr", "votre code de vérification est"),
-        ("es-MX", "tu código de verificación es"),
+        ("es-MX", "tu clave temporal es"),
         ("ja", "your verification code is"),
     ],
 )

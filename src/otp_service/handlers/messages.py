@@ -53,8 +53,10 @@ TEMPLATES = {
         seconds="{n} secondes",
     ),
     "es": Template(
-        sms="{brand}: tu código de verificación es {code}. Caduca en {lifetime}. "
-        "No lo compartas con nadie.",
+        # "clave temporal", not "código de verificación": ó is outside GSM-7, and one such
+        # character makes the whole SMS UCS-2 (70 characters a part, so two parts).
+        sms="{brand}: tu clave temporal es {code}. Caduca en {lifetime}. "
+        "No la compartas con nadie.",
         subject="Código de verificación de {brand}",
         email="Tu código de verificación de {brand} es {code}.\n\nCaduca en {lifetime}. "
         "No compartas este código con nadie; {brand} nunca te lo pedirá.\n",
