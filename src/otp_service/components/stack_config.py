@@ -7,6 +7,7 @@ tests compare with it).
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from collections.abc import Callable
@@ -20,12 +21,37 @@ from .options import AuthMode, InfrastructureOptions, InvalidArgumentError, OtpS
 
 
 def args_from_config(config: pulumi.Config) -> OtpServiceArgs:
-    """Every key that is set, typed; unset keys keep the component's defaults."""
+    """Every key that is set, typed; unset keys keep the component's defaults.
+
+    A key in the namespace that no option has (`codelength`, `codeLenght`) stops the program
+    with the closest known key: a misspelt limit would otherwise keep its default silently.
+    """
     values: dict[str, Any] = {"alarm_email": config.get("alarmEmail") or None}
+    known = {"alarmEmail"}
     for model in (Policy, InfrastructureOptions):
         for name, key, kind in _typed_keys(model):
             values[name] = _read(config, key, kind)
+            known.add(key)
+    _refuse_unknown_keys(config.name, known)
     return cast(OtpServiceArgs, {key: value for key, value in values.items() if value is not None})
+
+
+def _refuse_unknown_keys(namespace: str, known: set[str]) -> None:
+    prefix = f"{namespace}:"
+    set_keys = {*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.config.get_config_env()}
+    for full_key in sorted(set_keys):
+        key = full_key.removeprefix(prefix).removeprefix("config:")
+        if full_key.startswith(prefix) and key not in known:
+            raise InvalidArgumentError(unknown_key_message(namespace, key, known))
+
+
+def unknown_key_message(namespace: str, key: str, known: set[str]) -> str:
+    """The refusal of an unknown key, naming the known key it most resembles."""
+    by_case = {k.lower(): k for k in known}
+    closest = [by_case[key.lower()]] if key.lower() in by_case else []
+    closest = closest or difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    hint = f"; did you mean {closest[0]!r}?" if closest else ""
+    return f"unknown configuration key {namespace}:{key}{hint}"
 
 
 def _typed_keys(model: type[BaseModel]) -> list[tuple[str, str, type]]:

@@ -29,6 +29,20 @@ from .server import LocalServer, is_loopback
 from .stack_config import ConfigError, Project, find_project, parse_override, stack_config
 
 EMAIL_SENDER_VARIABLE = "OTP_EMAIL_SENDER"
+PLACEHOLDER_EMAIL_SENDER = "otp-local@example.com"
+"""The sender of captured email when the stack configures none, so both channels just work."""
+
+LOCAL_ROUTES_HELP = """\
+local-only routes (absent in the cloud):
+  GET    /_local/health    {"status": "ok"}
+  GET    /_local/outbox    captured SMS and email, oldest first, unmasked
+  DELETE /_local/outbox    empty the outbox
+  GET    /_local/clock     the handlers' clock; POST {"advance_seconds": n} moves it forward
+  POST   /_local/faults    {"operation": "sns.Publish", "code": "..."} makes an AWS call fail
+  DELETE /_local/faults    remove every injected fault
+
+Email is captured too: without an emailSender in the stack, the sender is PLACEHOLDER.
+""".replace("PLACEHOLDER", PLACEHOLDER_EMAIL_SENDER)
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -36,6 +50,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="otp-local",
         description="Serve the OTP service on loopback, backed by an in-process AWS emulator.",
+        epilog=LOCAL_ROUTES_HELP,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=8080, help="port to bind (0: any free one)")
@@ -47,15 +63,27 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, as `pulumi config set KEY VALUE` would (repeatable)",
+        help="override a config key, as `pulumi config set KEY VALUE` would (repeatable; "
+        "default: none)",
     )
     parser.add_argument(
-        "--api-key", help="require this value in the x-api-key header of every contract route"
+        "--api-key",
+        help="require this value in the x-api-key header of every contract route "
+        "(default: no caller auth)",
     )
     arguments = parser.parse_args(argv)
     if not is_loopback(arguments.host):
         parser.error(f"--host must be a loopback address such as 127.0.0.1, not {arguments.host}")
     return arguments
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option, and the epilog's table kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default == [] or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 @dataclass
@@ -80,9 +108,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         project = _project()
         overrides = [parse_override(text) for text in arguments.overrides]
         config = stack_config(project, arguments.stack, overrides)
-        server = LocalServer(arguments.host, arguments.port, console.request)
-    except (ConfigError, OSError) as error:
+    except ConfigError as error:
         print(f"otp-local: {error}", file=sys.stderr)
+        return 2
+    if not config.get(f"{project.name}:emailSender"):
+        config[f"{project.name}:emailSender"] = PLACEHOLDER_EMAIL_SENDER
+    try:
+        server = LocalServer(arguments.host, arguments.port, console.request)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(
+            f"otp-local: cannot listen on {arguments.host} port {arguments.port}: {reason}"
+            + (
+                " (pick another with --port, or --port 0 for any free one)"
+                if arguments.port
+                else ""
+            ),
+            file=sys.stderr,
+        )
         return 2
     emulator = start_emulator()
     try:

@@ -18,6 +18,10 @@ class CapturedMessage:
     destination: str
     body: str
     sent_at: str
+    subject: str | None = None
+    """An email's subject (email only)."""
+    sender: str | None = None
+    """An email's From address (email only)."""
 
 
 class Outbox:
@@ -28,10 +32,17 @@ class Outbox:
         self._lock = threading.Lock()
         self._announce = announce
 
-    def add(self, channel: str, destination: str, body: str) -> None:
+    def add(
+        self,
+        channel: str,
+        destination: str,
+        body: str,
+        subject: str | None = None,
+        sender: str | None = None,
+    ) -> None:
         """Keep one delivered message and announce it."""
         sent_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        message = CapturedMessage(channel, destination, body, sent_at)
+        message = CapturedMessage(channel, destination, body, sent_at, subject, sender)
         with self._lock:
             self._messages.append(message)
         if self._announce is not None:
@@ -40,7 +51,7 @@ class Outbox:
     def messages(self) -> list[dict[str, str]]:
         """The messages as JSON objects, oldest first."""
         with self._lock:
-            return [asdict(m) for m in self._messages]
+            return [{k: v for k, v in asdict(m).items() if v is not None} for m in self._messages]
 
     def clear(self) -> None:
         """Forget every message."""
@@ -73,7 +84,7 @@ def capture_deliveries(outbox: Outbox) -> None:
         sent = send_email(backend, *args, **kwargs)
         for addresses in sent.destinations.values():
             for address in addresses:
-                outbox.add("email", address, sent.body)
+                outbox.add("email", address, sent.body, sent.subject, sent.source)
         return sent
 
     SNSBackend.publish = captured_publish  # type: ignore[method-assign,assignment]
