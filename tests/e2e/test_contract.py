@@ -229,7 +229,9 @@ def test_the_outbox_lists_oldest_first_and_can_be_emptied(stack: Stack) -> None:
     assert stack.request(user_id(), second).status == 202
     destinations = [m["destination"] for m in stack.outbox()]
     assert destinations.index(first) < destinations.index(second)
-    assert all(set(m) == {"channel", "destination", "body", "sent_at"} for m in stack.outbox())
+    for message in stack.outbox():
+        extra = {"subject", "sender"} if message["channel"] == "email" else set()
+        assert set(message) == {"channel", "destination", "body", "sent_at"} | extra
     assert stack.call("DELETE", "/_local/outbox").status == 200
     assert stack.outbox() == []
 
