@@ -21,7 +21,15 @@ REAL_TIME_SLACK = 5
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    yield from started("-c", f"codeTtlSeconds={TTL}", "-c", "codeLength=8")
+    yield from started(
+        "-c",
+        f"codeTtlSeconds={TTL}",
+        "-c",
+        "codeLength=8",
+        # Pulumi.dev.yaml's test destination has a 6-digit code, which codeLength 8 refuses.
+        "-c",
+        'testDestinations={"+15555550100": "12345678"}',
+    )
 
 
 def test_config_overrides_reach_the_handlers(stack: Stack) -> None:

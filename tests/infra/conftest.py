@@ -149,6 +149,13 @@ def _fake_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[st
     elif type_token == "aws:lambda/function:Function":
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
         outputs["arn"] = arn
+        outputs["version"] = "1" if inputs.get("publish") else "$LATEST"
+        outputs["invokeArn"] = (
+            f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        )
+    elif type_token == "aws:lambda/alias:Alias":
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{inputs['functionName']}:{physical}"
+        outputs["arn"] = arn
         outputs["invokeArn"] = (
             f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
         )

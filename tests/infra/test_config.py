@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pytest
 import yaml
@@ -53,6 +55,10 @@ def test_every_stack_file_sets_only_declared_keys() -> None:
         ("smsSenderId", "way-too-long-id", "smsSenderId: must be 1-11 letters or digits"),
         ("emailSender", "not-an-address", "emailSender: must be an email address"),
         ("authMode", "anonymous", "authMode must be 'iam' or 'apiKey'"),
+        ("environment", "staging", "environment must be 'development' or 'production'"),
+        ("testDestinations", {"+15555550100": "12345"}, "testDestinations: every code must be 6"),
+        ("testDestinations", {"alice": "123456"}, "testDestinations: every key must be an E.164"),
+        ("smsOriginationNumber", "18885550100", "smsOriginationNumber: String should match"),
     ],
 )
 def test_invalid_config_fails_naming_the_key_and_its_range(
@@ -64,6 +70,36 @@ def test_invalid_config_fails_naming_the_key_and_its_range(
 
     with pytest.raises(InvalidArgumentError, match=expected):
         deploy()
+
+
+def test_a_production_stack_refuses_test_destinations(run_stack: RunProgram) -> None:
+    @pulumi_test
+    def deploy() -> pulumi.Output[Recording]:
+        return run_stack("prod", testDestinations={"+15555550100": "123456"}).settled()
+
+    with pytest.raises(InvalidArgumentError, match="allowTestDestinationsInProduction"):
+        deploy()
+
+
+@pulumi_test
+def test_a_production_stack_keeps_test_destinations_when_explicitly_allowed(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        environment = recording.named("otp-request-token-fn").inputs["environment"]["variables"]
+        policy = json.loads(environment["OTP_POLICY"])
+        assert policy["testDestinations"] == {"+15555550100": "12345678"}
+
+    return (
+        run_stack(
+            "prod",
+            codeLength=8,
+            testDestinations={"+15555550100": "12345678"},
+            allowTestDestinationsInProduction=True,
+        )
+        .settled()
+        .apply(check)
+    )
 
 
 def test_a_mistyped_config_value_names_the_key(run_stack: RunProgram) -> None:

@@ -358,7 +358,8 @@ def test_each_function_gets_only_the_environment_it_reads(
         for environment in environments.values():
             assert environment["POWERTOOLS_SERVICE_NAME"] == "otp"
             assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "OtpService"
-            assert Policy.model_validate_json(environment["OTP_POLICY"]) == Policy()
+            policy = Policy.model_validate_json(environment["OTP_POLICY"])
+            assert policy == Policy(test_destinations={"+15555550100": "123456"})
             Settings.from_env(environment)  # the handlers accept what they are given
         assert environments["request-token"]["OTP_BRAND_NAME"] == "OTP Dev"
 

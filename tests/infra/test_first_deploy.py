@@ -259,3 +259,39 @@ def test_cloudwatch_may_make_data_keys_for_the_encrypted_alarm_topic(
         assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
 
     return run_stack("dev").settled().apply(check)
+
+
+@pulumi_test
+def test_snap_start_publishes_versions_and_the_api_calls_their_live_alias(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        aliases = {a.inputs["functionName"]: a for a in recording.of_type("aws:lambda/alias:Alias")}
+        integrations = {
+            i.inputs["uri"] for i in recording.of_type("aws:apigateway/integration:Integration")
+        }
+        permissions = recording.of_type("aws:lambda/permission:Permission")
+        assert {p.inputs["qualifier"] for p in permissions} == {"live"}
+        for function in recording.of_type("aws:lambda/function:Function"):
+            assert function.inputs["publish"] is True
+            assert function.inputs["snapStart"] == {"applyOn": "PublishedVersions"}
+            name = f"{function.name}-1a2b3c4"
+            alias = aliases[name].inputs
+            assert (alias["name"], alias["functionVersion"]) == ("live", "1")
+            alias_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live"
+            assert any(alias_arn in uri for uri in integrations), integrations
+
+    return run_stack("prod").settled().apply(check)
+
+
+@pulumi_test
+def test_without_snap_start_the_api_calls_the_functions_themselves(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        assert recording.of_type("aws:lambda/alias:Alias") == []
+        for function in recording.of_type("aws:lambda/function:Function"):
+            assert not function.inputs.get("publish")
+            assert "snapStart" not in function.inputs
+
+    return run_stack("dev").settled().apply(check)

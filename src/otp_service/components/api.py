@@ -94,13 +94,14 @@ def create_api(
             http_method=method.http_method,
             type="AWS_PROXY",
             integration_http_method="POST",
-            uri=route_function.function.invoke_arn,
+            uri=route_function.invoke_arn,
             opts=child,
         )
         aws.lambda_.Permission(
             f"{name}-{route.path}-invoke",
             action="lambda:InvokeFunction",
             function=route_function.function.name,
+            qualifier=route_function.qualifier,
             principal="apigateway.amazonaws.com",
             source_arn=pulumi.Output.concat(
                 rest_api.execution_arn, f"/{STAGE_NAME}/POST/{route.path}"
@@ -108,7 +109,7 @@ def create_api(
             opts=child,
         )
         route_parts += [resource, method, integration]
-        route_fingerprint += [method.id, integration.id, route_function.function.invoke_arn]
+        route_fingerprint += [method.id, integration.id, route_function.invoke_arn]
 
     gateway_responses = create_gateway_responses(name, rest_api, parent)
     route_parts += gateway_responses

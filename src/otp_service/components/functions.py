@@ -38,6 +38,9 @@ a gateway timeout."""
 POWERTOOLS_SERVICE_NAME = "otp"
 """The `service` dimension of every metric and the service field of every log line."""
 
+LIVE_ALIAS = "live"
+"""With SnapStart, the alias the API invokes; it moves to each newly published version."""
+
 METRICS_NAMESPACE = "OtpService"
 """The CloudWatch namespace of the handlers' EMF metrics."""
 
@@ -72,6 +75,10 @@ class RouteFunction:
     function: aws.lambda_.Function
     log_group: aws.cloudwatch.LogGroup
     role_policy: aws.iam.RolePolicy
+    invoke_arn: pulumi.Output[str]
+    """What the API integrates with: the function, or with SnapStart its `live` alias."""
+    qualifier: str | None
+    """The alias API Gateway invokes (`live` with SnapStart), else None."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,7 @@ def _create_route_function(
         opts=options,
     )
     reserved = shared.options.infrastructure.reserved_concurrency
+    snap_start = shared.options.infrastructure.snap_start
     function = aws.lambda_.Function(
         f"{prefix}-fn",
         description=f"OtpService POST /{route.path}",
@@ -170,6 +178,10 @@ def _create_route_function(
         # Caps each function (and so the SMS send rate); -1 is Lambda's "unreserved".
         reserved_concurrent_executions=reserved if reserved > 0 else -1,
         tracing_config={"mode": "Active"},
+        # SnapStart snapshots a published version after init; the handlers derive nothing
+        # unique before the first request (see handlers/keys.py).
+        publish=snap_start,
+        snap_start={"apply_on": "PublishedVersions"} if snap_start else None,
         logging_config={
             "log_format": "JSON",
             "log_group": log_group.name,
@@ -179,9 +191,17 @@ def _create_route_function(
         # The role must hold its permissions before Lambda validates tracing and the key.
         opts=pulumi.ResourceOptions(parent=shared.parent, depends_on=[role_policy, *after]),
     )
-    return RouteFunction(
-        route=route, function=function, log_group=log_group, role_policy=role_policy
+    if not snap_start:
+        return RouteFunction(route, function, log_group, role_policy, function.invoke_arn, None)
+    alias = aws.lambda_.Alias(
+        f"{prefix}-live",
+        name=LIVE_ALIAS,
+        description=f"The published version of OtpService POST /{route.path} the API calls",
+        function_name=function.name,
+        function_version=function.version,
+        opts=options,
     )
+    return RouteFunction(route, function, log_group, role_policy, alias.invoke_arn, LIVE_ALIAS)
 
 
 def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:

@@ -30,6 +30,13 @@ class AuthMode(StrEnum):
     """Every route needs an `x-api-key` header from the usage plan's key."""
 
 
+class Environment(StrEnum):
+    """What a stack is for; a production stack refuses test destinations unless allowed."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
 class OtpServiceArgs(TypedDict):
     """Arguments of `OtpService`; every key is optional and named in camelCase in config and schema.
 
@@ -51,6 +58,8 @@ class OtpServiceArgs(TypedDict):
     """Window in seconds for the send limit and the failed-attempt count."""
     allowed_country_codes: NotRequired[list[str]]
     """Calling codes SMS may go to; `["*"]` allows all."""
+    test_destinations: NotRequired[dict[str, str]]
+    """Destinations mapped to a fixed code: nothing is sent to them (tests of a deployed stack)."""
     verification_retention_days: NotRequired[int]
     """Days `GET /verifications/{id}` answers for a verification, 1-90."""
     brand_name: NotRequired[str]
@@ -97,6 +106,12 @@ class OtpServiceArgs(TypedDict):
     """Create SNS's fixed-name SMS delivery-status log groups (off where they already exist)."""
     reserved_concurrency: NotRequired[int]
     """Concurrent executions reserved for (and capping) each function; 0 reserves none."""
+    environment: NotRequired[Environment]
+    """What the stack is for: development (the default) or production."""
+    allow_test_destinations_in_production: NotRequired[bool]
+    """Let a production stack keep test destinations (refused otherwise)."""
+    snap_start: NotRequired[bool]
+    """Lambda SnapStart: the API calls a `live` alias of published, snapshotted versions."""
 
 
 class InfrastructureOptions(BaseModel):
@@ -140,6 +155,11 @@ class InfrastructureOptions(BaseModel):
         True
     )
     reserved_concurrency: Annotated[int, Field(alias="reservedConcurrency", ge=0, le=10_000)] = 0
+    environment: Annotated[Environment, Field(alias="environment")] = Environment.DEVELOPMENT
+    allow_test_destinations_in_production: Annotated[
+        bool, Field(alias="allowTestDestinationsInProduction")
+    ] = False
+    snap_start: Annotated[bool, Field(alias="snapStart")] = False
 
     @field_validator("email_sender")
     @classmethod
@@ -213,6 +233,15 @@ def resolve_options(args: OtpServiceArgs) -> ServiceOptions:
         infrastructure = InfrastructureOptions.model_validate(infrastructure_input)
     except ValidationError as error:
         raise InvalidArgumentError(_explain(error, InfrastructureOptions)) from None
+    if (
+        policy.test_destinations
+        and infrastructure.environment == Environment.PRODUCTION
+        and not infrastructure.allow_test_destinations_in_production
+    ):
+        raise InvalidArgumentError(
+            "testDestinations is refused in a production stack (environment: production) "
+            "unless allowTestDestinationsInProduction is true"
+        )
     if isinstance(alarm_email, str) and not is_email_address(alarm_email):
         raise InvalidArgumentError(f"alarmEmail must be an email address, got {alarm_email!r}")
     return ServiceOptions(policy=policy, infrastructure=infrastructure, alarm_email=alarm_email)
@@ -227,8 +256,11 @@ def _explain(error: ValidationError, model: type[BaseModel]) -> str:
     """One clause per bad key: its name, what it allows, and the value it got."""
     clauses = []
     for detail in error.errors():
-        key = str(detail["loc"][0]) if detail["loc"] else "?"
         reason = str(detail["msg"]).removeprefix("Value error, ")
+        if not detail["loc"]:
+            clauses.append(reason)  # a rule across keys: its message names them
+            continue
+        key = str(detail["loc"][0])
         allowed = _allowed_range(model, key)
         if detail["type"] == "extra_forbidden":
             clauses.append(f"{key} is not a known argument")

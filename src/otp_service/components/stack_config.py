@@ -11,13 +11,14 @@ import difflib
 import types
 import typing
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any, cast
 
 import pulumi
 from pydantic import BaseModel
 
 from ..handlers.settings import Policy
-from .options import AuthMode, InfrastructureOptions, InvalidArgumentError, OtpServiceArgs
+from .options import InfrastructureOptions, InvalidArgumentError, OtpServiceArgs
 
 
 def args_from_config(config: pulumi.Config) -> OtpServiceArgs:
@@ -68,8 +69,8 @@ def _typed_keys(model: type[BaseModel]) -> list[tuple[str, str, type]]:
 def _read(config: pulumi.Config, key: str, kind: type) -> Any:
     if key == "allowedCountryCodes":
         return _country_codes(config)
-    if kind is AuthMode:
-        return _auth_mode(config)
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return _choice(config, key, kind)
     readers: dict[type, Callable[[str], Any]] = {
         bool: config.get_bool,
         int: config.get_int,
@@ -93,12 +94,12 @@ def _country_codes(config: pulumi.Config) -> list[str] | None:
     return codes
 
 
-def _auth_mode(config: pulumi.Config) -> AuthMode | None:
-    mode = config.get("authMode")
-    if mode is None:
+def _choice(config: pulumi.Config, key: str, kind: type[StrEnum]) -> StrEnum | None:
+    value = config.get(key)
+    if value is None:
         return None
     try:
-        return AuthMode(mode)
+        return kind(value)
     except ValueError:
-        allowed = " or ".join(repr(m.value) for m in AuthMode)
-        raise InvalidArgumentError(f"authMode must be {allowed}, got {mode!r}") from None
+        allowed = " or ".join(repr(member.value) for member in kind)
+        raise InvalidArgumentError(f"{key} must be {allowed}, got {value!r}") from None

@@ -3,13 +3,21 @@
 The KMS key never leaves KMS. Each container asks KMS once (GenerateMac over a fixed label)
 for a subkey and keeps it in memory only, so request and verify need no KMS call of their own.
 Every stored code records the KMS key that made its MAC, so codes in flight survive a rotation.
+
+With Lambda SnapStart one initialized container is snapshotted and restored many times. Nothing
+is derived during initialization, and `forget_derived_subkeys` (registered with the runtime's
+`snapshot_restore_py.register_after_restore` where it exists) drops whatever a container derived
+before its snapshot, so every restored container asks KMS for its own subkeys.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
+import importlib.util
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 _SUBKEY_LABEL = b"otp-service/mac-subkey/v1"
+_keyrings: weakref.WeakSet[MacKeyring] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,13 @@ class MacKeyring:
         self._current: KeyVersion | None = None
         self._by_id: dict[str, KeyVersion] = {}
         self._lock = threading.Lock()
+        _keyrings.add(self)
+
+    def forget(self) -> None:
+        """Drop every derived subkey; the next use derives afresh from KMS."""
+        with self._lock:
+            self._current = None
+            self._by_id = {}
 
     def current(self) -> KeyVersion:
         """The subkey of the key the configured alias names now."""
@@ -73,3 +89,21 @@ class MacKeyring:
         key = KeyVersion(key_id=answer["KeyId"], subkey=answer["Mac"])
         self._by_id[key.key_id] = key
         return key
+
+
+def forget_derived_subkeys() -> None:
+    """After a SnapStart restore: no subkey from before the snapshot is used again."""
+    for keyring in list(_keyrings):
+        keyring.forget()
+
+
+def register_snapshot_hooks() -> bool:
+    """Register `forget_derived_subkeys` with SnapStart's runtime hooks, where they exist."""
+    if importlib.util.find_spec("snapshot_restore_py") is None:
+        return False
+    hooks = importlib.import_module("snapshot_restore_py")
+    hooks.register_after_restore(forget_derived_subkeys)
+    return True
+
+
+register_snapshot_hooks()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ENV_TABLE_NAME = "OTP_TABLE_NAME"
 ENV_MAC_KEY_ID = "OTP_MAC_KEY_ID"
@@ -17,6 +18,9 @@ ENV_SMS_SENDER_ID = "OTP_SMS_SENDER_ID"
 ENV_SMS_ORIGINATION_NUMBER = "OTP_SMS_ORIGINATION_NUMBER"
 ENV_POLICY = "OTP_POLICY"
 ENV_EVENTS_TOPIC_ARN = "OTP_EVENTS_TOPIC_ARN"
+
+_E164_SYNTAX = re.compile(r"\+[1-9][0-9]{6,14}")
+_EMAIL_SYNTAX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class Policy(BaseModel):
@@ -38,6 +42,36 @@ class Policy(BaseModel):
     allowed_country_codes: Annotated[
         tuple[str, ...], Field(alias="allowedCountryCodes", min_length=1, max_length=300)
     ] = ("1",)
+    test_destinations: Annotated[dict[str, str], Field(alias="testDestinations")] = {}
+    """Destinations that get a fixed code and no message, for tests of a deployed stack."""
+
+    @field_validator("test_destinations")
+    @classmethod
+    def _test_destinations(cls, destinations: dict[str, str]) -> dict[str, str]:
+        for destination in destinations:
+            if not (_E164_SYNTAX.fullmatch(destination) or _EMAIL_SYNTAX.fullmatch(destination)):
+                raise ValueError(
+                    "every key must be an E.164 phone number (+15555550100) or an email address"
+                )
+        # Email addresses match whatever their case, as request-token compares them.
+        return {destination.lower(): code for destination, code in destinations.items()}
+
+    @model_validator(mode="after")
+    def _test_codes_have_the_code_length(self) -> Policy:
+        for code in self.test_destinations.values():
+            if not (code.isascii() and code.isdigit() and len(code) == self.code_length):
+                raise ValueError(
+                    f"testDestinations: every code must be {self.code_length} digits (codeLength)"
+                )
+        return self
+
+    def test_code_for(self, destination: str) -> str | None:
+        """The fixed code of a test destination; None for a real one."""
+        return self.test_destinations.get(destination.lower())
+
+    def is_test_destination(self, destination: str) -> bool:
+        """Whether `destination` is a test destination: nothing is sent, events say `"test"`."""
+        return self.test_code_for(destination) is not None
 
     @field_validator("allowed_country_codes")
     @classmethod

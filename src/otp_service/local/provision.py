@@ -30,6 +30,7 @@ TABLE = "aws:dynamodb/table:Table"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
+LAMBDA_ALIAS = "aws:lambda/alias:Alias"
 SES_EMAIL_IDENTITIES = (
     "aws:ses/emailIdentity:EmailIdentity",
     "aws:sesv2/emailIdentity:EmailIdentity",
@@ -168,6 +169,14 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         }
         if args.typ == LAMBDA_FUNCTION:
             arn = f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{physical}"
+            outputs["arn"] = arn
+            outputs["invokeArn"] = (
+                f"arn:aws:apigateway:{self._region}:lambda:path/2015-03-31/functions/"
+                f"{arn}/invocations"
+            )
+        elif args.typ == LAMBDA_ALIAS:
+            function = args.inputs["functionName"]
+            arn = f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{function}:{physical}"
             outputs["arn"] = arn
             outputs["invokeArn"] = (
                 f"arn:aws:apigateway:{self._region}:lambda:path/2015-03-31/functions/"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .provision import LAMBDA_FUNCTION, DeclaredResource, Deployment
+from .provision import LAMBDA_ALIAS, LAMBDA_FUNCTION, DeclaredResource, Deployment
 
 REST_API = "aws:apigateway/restApi:RestApi"
 RESOURCE = "aws:apigateway/resource:Resource"
@@ -79,6 +79,12 @@ def gateway_of(deployment: Deployment) -> Gateway:
     functions = {
         str(f.state["invokeArn"]): _function(f) for f in deployment.of_type(LAMBDA_FUNCTION)
     }
+    # With SnapStart the API invokes an alias; locally the alias is its function.
+    by_name = {spec.name: spec for spec in functions.values()}
+    for alias in deployment.of_type(LAMBDA_ALIAS):
+        target = by_name.get(str(alias.state["functionName"]))
+        if target is not None:
+            functions[str(alias.state["invokeArn"])] = target
     paths = _resource_paths(api, deployment.of_type(RESOURCE))
     methods = {
         (str(m.state["resourceId"]), str(m.state["httpMethod"])): m
