@@ -63,6 +63,7 @@ class AccountClients:
     sesv2: Any
     logs: Any
     lambda_: Any
+    sts: Any
 
     @staticmethod
     def for_region(region: str) -> AccountClients:
@@ -75,6 +76,7 @@ class AccountClients:
             sesv2=session.client("sesv2"),
             logs=session.client("logs"),
             lambda_=session.client("lambda"),
+            sts=session.client("sts"),
         )
 
 
@@ -334,7 +336,11 @@ def main(argv: Sequence[str] | None = None, clients: AccountClients | None = Non
         return 1
     region = args.region or region
     clients = clients or AccountClients.for_region(region)
-    account_id = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    try:
+        account_id = clients.sts.get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as error:
+        print(f"FIX   AWS credentials: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     findings = run_checks(Target(options, region, account_id), clients)
     print(f"otp-preflight: stack {args.stack}, account {account_id}, {region}")
     for finding in findings:

@@ -121,6 +121,7 @@ def _clients(account: Account) -> AccountClients:
         ),
         sesv2=_stubbed("sesv2", ses_calls),
         logs=logs,
+        sts=boto3.client("sts", region_name=REGION),
         lambda_=_stubbed(
             "lambda",
             [
@@ -272,3 +273,14 @@ def test_a_check_aws_refuses_is_reported_as_a_fix_naming_the_error(aws: None) ->
         f for f in run_checks(Target(options, region, ACCOUNT_ID), clients) if "sandbox" in f.check
     ]
     assert found == Finding("sms sandbox", Status.FIX, "could not ask AWS (AuthorizationError)")
+
+
+def test_without_usable_credentials_the_command_says_so_and_exits_1(
+    aws: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(PROJECT_ROOT)
+    clients = replace(
+        _clients(Account()), sts=_stubbed("sts", [("get_caller_identity", "ExpiredToken")])
+    )
+    assert main(["--stack", "dev"], clients=clients) == 1
+    assert "FIX   AWS credentials" in capsys.readouterr().err
