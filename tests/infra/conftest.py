@@ -144,6 +144,8 @@ def _fake_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[st
         outputs["arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{name}-id"
     elif type_token == "aws:dynamodb/table:Table":
         outputs["arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}"
+        if inputs.get("streamEnabled"):
+            outputs["streamArn"] = f"{outputs['arn']}/stream/2026-11-25T00:00:00.000"
     elif type_token == "aws:cloudwatch/logGroup:LogGroup":
         outputs["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
     elif type_token == "aws:lambda/function:Function":

@@ -54,9 +54,12 @@ def test_everything_at_rest_is_encrypted_with_the_service_key(
         table = recording.one("aws:dynamodb/table:Table")
         assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key_arn}
         log_groups = recording.of_type("aws:cloudwatch/logGroup:LogGroup")
-        assert len(log_groups) == 4
+        assert len(log_groups) == 5
         assert {group.inputs["kmsKeyId"] for group in log_groups} == {key_arn}
-        assert recording.one("aws:sns/topic:Topic").inputs["kmsMasterKeyId"] == key_arn
+        topics = recording.of_type("aws:sns/topic:Topic")
+        assert [topic.name for topic in topics] == ["otp-events", "otp-alarms"]
+        assert {topic.inputs["kmsMasterKeyId"] for topic in topics} == {key_arn}
+        assert recording.one("aws:sqs/queue:Queue").inputs["kmsMasterKeyId"] == key_arn
         functions = recording.of_type("aws:lambda/function:Function")
         assert {function.inputs["kmsKeyArn"] for function in functions} == {key_arn}
 
@@ -181,7 +184,7 @@ def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulum
         }
         per_function = {
             f"otp-{path}-{mode}-alarm"
-            for path in ("request-token", "verify-token", "cancel-token")
+            for path in ("request-token", "verify-token", "cancel-token", "events")
             for mode in ("errors", "throttles", "duration")
         }
         service_wide = {
@@ -196,6 +199,8 @@ def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulum
                 "sms-success-rate",
                 "lockout-spike",
                 "dependency-unavailable",
+                "events-dead-letters",
+                "events-iterator-age",
             )
         }
         assert alarms == per_function | service_wide
@@ -374,6 +379,7 @@ def test_stack_exports_what_a_consumer_needs(run_stack: RunProgram) -> pulumi.Ou
             "table_name",
             "table_arn",
             "alarm_topic_arn",
+            "events_topic_arn",
             "request_token_function_name",
             "verify_token_function_name",
             "cancel_token_function_name",

@@ -45,6 +45,7 @@ def test_schema_exposes_the_consumer_outputs_and_the_auth_mode_enum() -> None:
         "tableName",
         "tableArn",
         "alarmTopicArn",
+        "eventsTopicArn",
         "requestTokenFunctionName",
         "verifyTokenFunctionName",
         "cancelTokenFunctionName",

@@ -12,12 +12,14 @@ import pulumi_aws as aws
 from ..handlers.settings import (
     ENV_BRAND_NAME,
     ENV_EMAIL_SENDER,
+    ENV_EVENTS_TOPIC_ARN,
     ENV_MAC_KEY_ID,
     ENV_POLICY,
     ENV_SMS_ORIGINATION_NUMBER,
     ENV_SMS_SENDER_ID,
     ENV_TABLE_NAME,
 )
+from .events_plumbing import EventsPlumbing
 from .iam import AwsContext, Statement, allow, assume_role_policy, deny, policy_document
 from .keys import ServiceKeys
 from .naming import physical_name
@@ -66,6 +68,9 @@ CANCEL_TOKEN = Route("cancel-token", "cancel_token")
 ROUTES = (REQUEST_TOKEN, VERIFY_TOKEN, CANCEL_TOKEN)
 """The contract's three POST routes."""
 
+EVENTS = Route("events", "events")
+"""Not a route: the function the table's stream invokes to publish lifecycle events."""
+
 
 @dataclass(frozen=True)
 class RouteFunction:
@@ -90,6 +95,7 @@ class _Shared:
     aws_context: AwsContext
     keys: ServiceKeys
     table: aws.dynamodb.Table
+    events: EventsPlumbing
     code: pulumi.Archive
     layers: list[pulumi.Input[str]]
     parent: pulumi.Resource
@@ -101,10 +107,12 @@ def create_functions(
     aws_context: AwsContext,
     keys: ServiceKeys,
     table: aws.dynamodb.Table,
+    events: EventsPlumbing,
     build_directory: Path,
     parent: pulumi.Resource,
-) -> list[RouteFunction]:
-    """Build the code archive and the dependency layer, then one function per route.
+) -> tuple[list[RouteFunction], RouteFunction]:
+    """Build the code archive and the dependency layer, one function per route, and the events
+    function.
 
     verify-token is built first and request-token waits for its policy and configuration: at a
     MAC-key rotation, no code is made under the new key before verify may use that key.
@@ -124,6 +132,7 @@ def create_functions(
         aws_context=aws_context,
         keys=keys,
         table=table,
+        events=events,
         code=pulumi.FileArchive(str(build_code_archive(build_directory))),
         layers=[dependency_layer.arn],
         parent=parent,
@@ -134,7 +143,7 @@ def create_functions(
         shared, REQUEST_TOKEN, after=[verify.role_policy, verify.function]
     )
     by_route = {built.route: built for built in (verify, cancel, request)}
-    return [by_route[route] for route in ROUTES]
+    return [by_route[route] for route in ROUTES], _create_route_function(shared, EVENTS)
 
 
 def _create_route_function(
@@ -164,7 +173,9 @@ def _create_route_function(
     snap_start = shared.options.infrastructure.snap_start
     function = aws.lambda_.Function(
         f"{prefix}-fn",
-        description=f"OtpService POST /{route.path}",
+        description=(
+            "OtpService lifecycle events" if route == EVENTS else f"OtpService POST /{route.path}"
+        ),
         role=role.arn,
         runtime=LAMBDA_RUNTIME,
         architectures=[LAMBDA_ARCHITECTURE],
@@ -214,6 +225,8 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
+    if route == EVENTS:
+        environment[ENV_EVENTS_TOPIC_ARN] = shared.events.topic.arn
     if route in (REQUEST_TOKEN, VERIFY_TOKEN):
         environment[ENV_MAC_KEY_ID] = shared.keys.mac_key.arn
     if route == REQUEST_TOKEN:
@@ -249,6 +262,8 @@ def _statements(
             {"StringEquals": {"kms:ViaService": shared.aws_context.service_endpoint("dynamodb")}},
         ),
     ]
+    if route == EVENTS:
+        statements += _events_statements(shared)
     if route == CANCEL_TOKEN:
         statements.append(allow("BurnPendingCode", ["dynamodb:UpdateItem"], [table_arn]))
     if route == VERIFY_TOKEN:
@@ -301,3 +316,44 @@ def _statements(
                 )
             )
     return statements
+
+
+def _events_statements(shared: _Shared) -> list[Statement]:
+    """Read this table's stream, publish to this topic, dead-letter to this queue, and record
+    outcomes on verification records only."""
+    return [
+        allow(
+            "ReadOwnStream",
+            [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            [shared.table.stream_arn],
+        ),
+        allow("PublishLifecycleEvents", ["sns:Publish"], [shared.events.topic.arn]),
+        # The topic and the queue are encrypted with the service key: sending needs a data key.
+        allow(
+            "EncryptForTopicAndQueue",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [shared.keys.encryption_key.arn],
+            {
+                "StringEquals": {
+                    "kms:ViaService": [
+                        shared.aws_context.service_endpoint("sns"),
+                        shared.aws_context.service_endpoint("sqs"),
+                    ]
+                }
+            },
+        ),
+        allow(
+            "DeadLetterFailedBatches", ["sqs:SendMessage"], [shared.events.dead_letter_queue.arn]
+        ),
+        allow(
+            "RecordOutcomesOnVerificationRecords",
+            ["dynamodb:UpdateItem"],
+            [shared.table.arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["verification#*"]}},
+        ),
+    ]

@@ -11,6 +11,7 @@ import pulumi
 from .alarms import create_alarm_topic, create_alarms
 from .api import create_api
 from .dashboard import create_dashboard
+from .events_plumbing import connect_stream, create_events_plumbing
 from .functions import CANCEL_TOKEN, REQUEST_TOKEN, VERIFY_TOKEN, create_functions
 from .iam import AwsContext
 from .keys import create_keys
@@ -31,6 +32,8 @@ class OtpService(pulumi.ComponentResource):
     """ARN of the DynamoDB table."""
     alarm_topic_arn: pulumi.Output[str]
     """ARN of the SNS topic every alarm notifies; subscribe on-call tooling to it."""
+    events_topic_arn: pulumi.Output[str]
+    """ARN of the SNS topic lifecycle events are published to (attributes `type`, `channel`)."""
     request_token_function_name: pulumi.Output[str]
     """Name of the function behind `POST /request-token`."""
     verify_token_function_name: pulumi.Output[str]
@@ -52,12 +55,14 @@ class OtpService(pulumi.ComponentResource):
         table = create_table(
             name, keys.encryption_key, options.infrastructure.deletion_protection, self
         )
-        functions = create_functions(
-            name, options, aws_context, keys, table, default_build_directory(), self
+        events = create_events_plumbing(name, keys, self)
+        functions, events_function = create_functions(
+            name, options, aws_context, keys, table, events, default_build_directory(), self
         )
         api = create_api(name, options, aws_context, keys, functions, self)
         topic = create_alarm_topic(name, options, keys, self)
-        create_alarms(name, options, topic, functions, table, api, self)
+        create_alarms(name, options, topic, [*functions, events_function], table, api, self)
+        connect_stream(name, table, events_function, events, topic, self)
         create_dashboard(name, aws_context, functions, table, api, self)
         if options.infrastructure.manage_sms_preferences:
             create_sms_preferences(name, options, aws_context, keys, self)
@@ -67,6 +72,7 @@ class OtpService(pulumi.ComponentResource):
         self.table_name = table.name
         self.table_arn = table.arn
         self.alarm_topic_arn = topic.arn
+        self.events_topic_arn = events.topic.arn
         self.request_token_function_name = by_route[REQUEST_TOKEN].name
         self.verify_token_function_name = by_route[VERIFY_TOKEN].name
         self.cancel_token_function_name = by_route[CANCEL_TOKEN].name
@@ -78,6 +84,7 @@ class OtpService(pulumi.ComponentResource):
                 "table_name": self.table_name,
                 "table_arn": self.table_arn,
                 "alarm_topic_arn": self.alarm_topic_arn,
+                "events_topic_arn": self.events_topic_arn,
                 "request_token_function_name": self.request_token_function_name,
                 "verify_token_function_name": self.verify_token_function_name,
                 "cancel_token_function_name": self.cancel_token_function_name,

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
+from .events_plumbing import STREAM_VIEW_TYPE
 
 
 def create_table(
@@ -14,7 +15,7 @@ def create_table(
     deletion_protection: bool,
     parent: pulumi.Resource,
 ) -> aws.dynamodb.Table:
-    """An on-demand table keyed like the handlers expect, encrypted, with TTL and PITR."""
+    """An on-demand table keyed like the handlers expect, encrypted, with TTL, PITR and a stream."""
     return aws.dynamodb.Table(
         f"{name}-table",
         billing_mode="PAY_PER_REQUEST",
@@ -25,5 +26,8 @@ def create_table(
         point_in_time_recovery={"enabled": True},
         server_side_encryption={"enabled": True, "kms_key_arn": encryption_key.arn},
         deletion_protection_enabled=deletion_protection,
+        # Lifecycle events are decoded from each write's before and after images.
+        stream_enabled=True,
+        stream_view_type=STREAM_VIEW_TYPE,
         opts=pulumi.ResourceOptions(parent=parent),
     )
