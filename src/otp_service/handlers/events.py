@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .container import Container, from_environment
 from .errors import error_code
 from .lifecycle import (
     OUTCOME_STATUSES,
@@ -29,11 +29,12 @@ from .lifecycle import (
     transitions,
 )
 from .observability import logger
-from .settings import load_settings
+from .settings import ENV_EVENTS_TOPIC_ARN, Settings
 from .table import PARTITION_KEY, verification_key
 
 Consumer = Callable[[Transition], None]
 """Something done with each decoded transition; raising makes the record's batch retry."""
+StreamHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 _CONFIG = Config(
     connect_timeout=1.0, read_timeout=3.0, retries={"mode": "standard", "total_max_attempts": 3}
@@ -126,20 +127,31 @@ class OutcomeRecorder:
                 raise
 
 
-@cache
-def consumers() -> tuple[Consumer, ...]:
-    """This container's consumers, built once from its settings."""
-    settings = load_settings()
+def build_consumers(settings: Settings, session: Any) -> tuple[Consumer, ...]:
+    """Publish, then record the outcome: a crash between the two republishes the same event."""
     if settings.events_topic_arn is None:
-        raise RuntimeError("OTP_EVENTS_TOPIC_ARN is not set for this function")
-    session = boto3.session.Session()
+        raise RuntimeError(f"{ENV_EVENTS_TOPIC_ARN} is not set for this function")
     return (
         EventPublisher(session.client("sns", config=_CONFIG), settings.events_topic_arn),
         OutcomeRecorder(session.client("dynamodb", config=_CONFIG), settings.table_name),
     )
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point for a batch of DynamoDB stream records."""
-    failed = process(event.get("Records", []), consumers())
-    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+@cache
+def _consumers_of(container: Container) -> tuple[Consumer, ...]:
+    return build_consumers(container.settings, container.session)
+
+
+def handler_over(container: Callable[[], Container] = from_environment) -> StreamHandler:
+    """The entry point over the collaborators `container` gives (the local stack hands in its
+    own, built from the function's declared environment)."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        failed = process(event.get("Records", []), _consumers_of(container()))
+        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+
+    return handler
+
+
+handler = handler_over()
+"""The Lambda entry point for a batch of DynamoDB stream records."""

@@ -27,6 +27,7 @@ from .provision import run_program
 from .routes import FunctionSpec, Gateway, gateway_of
 from .server import LocalServer, is_loopback
 from .stack_config import ConfigError, Project, find_project, parse_override, stack_config
+from .streams import StreamPoller, stream_mappings
 
 EMAIL_SENDER_VARIABLE = "OTP_EMAIL_SENDER"
 PLACEHOLDER_EMAIL_SENDER = "otp-local@example.com"
@@ -128,12 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     emulator = start_emulator()
+    streams: StreamPoller | None = None
     try:
-        functions, gateway = _start(project, arguments.stack, config, emulator, server, console)
+        functions, gateway, streams = _start(
+            project, arguments.stack, config, emulator, server, console
+        )
         server.serve_in_background(
             LocalGateway(gateway, functions, arguments.api_key),
-            LocalControl(console.outbox, functions.clock, functions.faults),
+            LocalControl(console.outbox, functions.clock, functions.faults, console.events),
         )
+        streams.start()
         console.ready(project.name, arguments.stack, gateway, emulator.url, server.url)
         stop.event.wait()
         console.line("otp-local: stopping")
@@ -143,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         server.server_close()
+        if streams is not None:
+            streams.stop()
         emulator.stop()
     return 0
 
@@ -162,19 +169,21 @@ def _start(
     emulator: Emulator,
     server: LocalServer,
     console: Console,
-) -> tuple[FunctionHost, Gateway]:
+) -> tuple[FunctionHost, Gateway, StreamPoller]:
     region = config.get("aws:region", "us-east-1")
     point_aws_at(emulator, region)
     # There is no CloudWatch here: EMF metric blobs would only bury the request lines.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    capture_deliveries(console.outbox)
+    capture_deliveries(console.outbox, console.events)
     deployment = run_program(project.program, project.name, stack, config, server.url)
     gateway = gateway_of(deployment)
-    specs = list({route.function.name: route.function for route in gateway.routes}.values())
+    mappings = stream_mappings(deployment)
+    declared = [route.function for route in gateway.routes] + [m.function for m in mappings]
+    specs = list({spec.name: spec for spec in declared}.values())
     _verify_email_senders(specs, region)
     export_shared_environment(specs)
     host = FunctionHost(specs, LocalClock(), FaultInjector(), emulator.url, region)
-    return host, gateway
+    return host, gateway, StreamPoller(mappings, host.invoke, region)
 
 
 def _verify_email_senders(specs: list[FunctionSpec], region: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TextIO
 
-from .outbox import CapturedMessage, Outbox
+from .outbox import CapturedMessage, EventLog, Outbox
 from .routes import Gateway
 
 
@@ -16,6 +16,7 @@ class Console:
         self._stream = stream
         self._lock = threading.Lock()
         self.outbox = Outbox(announce=self.message)
+        self.events = EventLog()
 
     def line(self, text: str) -> None:
         """Print one line and flush it, so a reader of a pipe sees it at once."""
@@ -42,7 +43,7 @@ class Console:
                 + "  "
                 + row[3]
             )
-        self.line("  GET/DELETE /_local/outbox, GET /_local/health")
+        self.line("  GET/DELETE /_local/outbox, GET /_local/events, GET /_local/health")
         self.line(f"otp-local: serving on {url} (Ctrl-C to stop)")
 
     def request(

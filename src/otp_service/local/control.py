@@ -1,4 +1,4 @@
-"""The local-only routes under `/_local/`: health, the outbox, and the test controls.
+"""The local-only routes under `/_local/`: health, the outbox, the events, the test controls.
 
 The clock and fault routes exist so tests can reach expiry, cooldowns and provider failures
 without sleeping or breaking anything for real; the cloud has no counterpart to them.
@@ -14,7 +14,7 @@ from typing import Any
 from .apigateway import HttpResponse
 from .clock import LocalClock
 from .faults import FaultInjector
-from .outbox import Outbox
+from .outbox import EventLog, Outbox
 
 PREFIX = "/_local/"
 
@@ -24,7 +24,9 @@ Action = Callable[[bytes], HttpResponse]
 class LocalControl:
     """Answers `/_local/...` requests."""
 
-    def __init__(self, outbox: Outbox, clock: LocalClock, faults: FaultInjector) -> None:
+    def __init__(
+        self, outbox: Outbox, clock: LocalClock, faults: FaultInjector, events: EventLog
+    ) -> None:
         self._outbox = outbox
         self._clock = clock
         self._faults = faults
@@ -32,6 +34,7 @@ class LocalControl:
             ("GET", "/_local/health"): lambda _: _json(200, {"status": "ok"}),
             ("GET", "/_local/outbox"): lambda _: _json(200, {"messages": outbox.messages()}),
             ("DELETE", "/_local/outbox"): self._empty_outbox,
+            ("GET", "/_local/events"): lambda _: _json(200, {"events": events.events()}),
             ("GET", "/_local/clock"): lambda _: self._clock_state(),
             ("POST", "/_local/clock"): self._advance_clock,
             ("POST", "/_local/faults"): self._inject_fault,

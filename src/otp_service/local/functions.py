@@ -103,8 +103,12 @@ def _load(
         data_config=EMULATOR_DATA_CONFIG,
     )
     _create_clients(container, endpoint_url)
-    # The module's own `operation`, as its `handler` runs it, over this function's container.
-    entry_point = lambda_handler(module.operation, lambda: container)
+    # The module's own `operation`, as its `handler` runs it, over this function's container;
+    # the events function (not an API route) builds its entry point over a container itself.
+    if hasattr(module, "handler_over"):
+        entry_point = module.handler_over(lambda: container)
+    else:
+        entry_point = lambda_handler(module.operation, lambda: container)
     return LocalFunction(spec=spec, entry_point=entry_point)
 
 

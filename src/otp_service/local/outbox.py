@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -59,8 +60,28 @@ class Outbox:
             self._messages.clear()
 
 
-def capture_deliveries(outbox: Outbox) -> None:
-    """Copy every SMS moto's SNS and every email moto's SES accepts into `outbox`.
+class EventLog:
+    """Every message published to a topic (the lifecycle events), oldest first, as published."""
+
+    def __init__(self) -> None:
+        self._events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def add(self, message: str) -> None:
+        """Keep one published message (a JSON object)."""
+        event = json.loads(message)
+        with self._lock:
+            self._events.append(event)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events, oldest first."""
+        with self._lock:
+            return list(self._events)
+
+
+def capture_deliveries(outbox: Outbox, events: EventLog) -> None:
+    """Copy every SMS moto's SNS and every email moto's SES accepts into `outbox`, and every
+    message published to a topic into `events`.
 
     The emulator's own send paths are wrapped, so only what the provider accepted is captured:
     a rejected send raises before the copy is made.
@@ -77,6 +98,8 @@ def capture_deliveries(outbox: Outbox) -> None:
         phone_number = kwargs.get("phone_number") or (args[1] if len(args) > 1 else None)
         if phone_number:
             outbox.add("sms", phone_number, message)
+        elif kwargs.get("arn") or args:
+            events.add(message)
         return message_id
 
     @functools.wraps(send_email)

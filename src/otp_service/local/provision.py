@@ -36,6 +36,9 @@ SES_EMAIL_IDENTITIES = (
     "aws:sesv2/emailIdentity:EmailIdentity",
 )
 SES_DOMAIN_IDENTITY = "aws:ses/domainIdentity:DomainIdentity"
+SNS_TOPIC = "aws:sns/topic:Topic"
+SQS_QUEUE = "aws:sqs/queue:Queue"
+EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,15 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self._dynamodb = session.client("dynamodb")
         self._kms = session.client("kms")
         self._ses = session.client("ses")
+        self._sns = session.client("sns")
+        self._sqs = session.client("sqs")
         self._provisioners: dict[str, Provisioner] = {
             TABLE: self._table,
             KMS_KEY: self._kms_key,
             KMS_ALIAS: self._kms_alias,
             SES_DOMAIN_IDENTITY: self._ses_domain,
+            SNS_TOPIC: self._topic,
+            SQS_QUEUE: self._queue,
             **{token: self._ses_email for token in SES_EMAIL_IDENTITIES},
         }
 
@@ -129,7 +136,24 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["attributeName"]},
             )
         arn = f"arn:aws:dynamodb:{self._region}:{ACCOUNT_ID}:table/{physical}"
-        return {"id": physical, "name": physical, "arn": arn}
+        outputs = {"id": physical, "name": physical, "arn": arn}
+        stream_arn = self._dynamodb.describe_table(TableName=physical)["Table"].get(
+            "LatestStreamArn"
+        )
+        if stream_arn:
+            outputs["streamArn"] = stream_arn
+        return outputs
+
+    def _topic(self, _args: MockResourceArgs, physical: str) -> dict[str, Any]:
+        arn = self._sns.create_topic(Name=physical)["TopicArn"]
+        return {"id": arn, "arn": arn, "name": physical}
+
+    def _queue(self, _args: MockResourceArgs, physical: str) -> dict[str, Any]:
+        url = self._sqs.create_queue(QueueName=physical)["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        return {"id": url, "url": url, "arn": arn, "name": physical}
 
     def _kms_key(self, args: MockResourceArgs, _physical: str) -> dict[str, Any]:
         inputs = args.inputs
@@ -251,6 +275,11 @@ def _table_definition(inputs: Mapping[str, Any]) -> dict[str, Any]:
         definition["ProvisionedThroughput"] = {
             "ReadCapacityUnits": int(inputs.get("readCapacity") or 1),
             "WriteCapacityUnits": int(inputs.get("writeCapacity") or 1),
+        }
+    if inputs.get("streamEnabled"):
+        definition["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": inputs["streamViewType"],
         }
     indexes = [_global_index(index) for index in inputs.get("globalSecondaryIndexes") or []]
     if indexes:

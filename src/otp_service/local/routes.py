@@ -77,7 +77,7 @@ def gateway_of(deployment: Deployment) -> Gateway:
         raise UnsupportedProgramError(f"expected one REST API, the program declares {len(apis)}")
     api = apis[0]
     functions = {
-        str(f.state["invokeArn"]): _function(f) for f in deployment.of_type(LAMBDA_FUNCTION)
+        str(f.state["invokeArn"]): function_spec(f) for f in deployment.of_type(LAMBDA_FUNCTION)
     }
     # With SnapStart the API invokes an alias; locally the alias is its function.
     by_name = {spec.name: spec for spec in functions.values()}
@@ -142,7 +142,8 @@ def _gateway_response(declared: DeclaredResource) -> GatewayResponseSpec:
     return GatewayResponseSpec(int(status) if status else None, tuple(headers), body.encode())
 
 
-def _function(declared: DeclaredResource) -> FunctionSpec:
+def function_spec(declared: DeclaredResource) -> FunctionSpec:
+    """A declared function's handler string, environment and memory."""
     state = declared.state
     variables = (state.get("environment") or {}).get("variables") or {}
     return FunctionSpec(
