@@ -18,6 +18,7 @@ from moto.sns.models import sns_backends
 import otp_service.handlers.cancel_token as cancel_token
 import otp_service.handlers.request_token as request_token
 import otp_service.handlers.verify_token as verify_token
+from otp_service.components.events_plumbing import STREAM_VIEW_TYPE
 from otp_service.handlers.api import Handler, lambda_handler
 from otp_service.handlers.container import Container
 from otp_service.handlers.settings import Policy, Settings
@@ -169,6 +170,7 @@ def create_service_resources(policy: Policy) -> Settings:
         KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
     )
     dynamodb.update_time_to_live(
         TableName="otp-codes",

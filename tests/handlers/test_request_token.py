@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from otp_service.handlers.lifecycle import is_verification_id
 from otp_service.handlers.settings import Policy
 
 from .conftest import Service
@@ -12,6 +13,7 @@ from .conftest import Service
 def test_request_sends_an_sms_and_answers_202_with_a_masked_destination(service: Service) -> None:
     reply = service.request()
     assert reply.status == 202
+    assert is_verification_id(reply.body.pop("verification_id"))
     assert reply.body == {
         "status": "pending",
         "channel": "sms",

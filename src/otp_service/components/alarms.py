@@ -93,7 +93,7 @@ def create_alarms(
     infrastructure = options.infrastructure
     alarms = []
     for route_function in functions:
-        path = route_function.route.path
+        path = route_function.route.slug
         dimensions = {"FunctionName": route_function.function.name}
         lambda_metric = {"namespace": "AWS/Lambda", "dimensions": dimensions}
         alarms += [

@@ -69,26 +69,36 @@ def create_api(
     )
     route_parts: list[pulumi.Resource] = []
     route_fingerprint: list[pulumi.Input[str]] = [infrastructure.auth_mode.value]
+    resources: dict[str, aws.apigateway.Resource] = {}
     for route_function in functions:
         route = route_function.route
-        resource = aws.apigateway.Resource(
-            f"{name}-{route.path}-resource",
-            rest_api=rest_api.id,
-            parent_id=rest_api.root_resource_id,
-            path_part=route.path,
-            opts=child,
-        )
+        parent_id: pulumi.Input[str] = rest_api.root_resource_id
+        path = ""
+        for part in route.path.split("/"):
+            path = f"{path}/{part}".lstrip("/")
+            if path not in resources:
+                slug = path.replace("/{verification_id}", "-id")
+                resources[path] = aws.apigateway.Resource(
+                    f"{name}-{slug}-resource",
+                    rest_api=rest_api.id,
+                    parent_id=parent_id,
+                    path_part=part,
+                    opts=child,
+                )
+                route_parts.append(resources[path])
+            parent_id = resources[path].id
+        resource = resources[route.path]
         method = aws.apigateway.Method(
-            f"{name}-{route.path}-method",
+            f"{name}-{route.slug}-method",
             rest_api=rest_api.id,
             resource_id=resource.id,
-            http_method="POST",
+            http_method=route.method,
             authorization="NONE" if api_key_mode else "AWS_IAM",
             api_key_required=api_key_mode,
             opts=child,
         )
         integration = aws.apigateway.Integration(
-            f"{name}-{route.path}-integration",
+            f"{name}-{route.slug}-integration",
             rest_api=rest_api.id,
             resource_id=resource.id,
             http_method=method.http_method,
@@ -98,17 +108,17 @@ def create_api(
             opts=child,
         )
         aws.lambda_.Permission(
-            f"{name}-{route.path}-invoke",
+            f"{name}-{route.slug}-invoke",
             action="lambda:InvokeFunction",
             function=route_function.function.name,
             qualifier=route_function.qualifier,
             principal="apigateway.amazonaws.com",
             source_arn=pulumi.Output.concat(
-                rest_api.execution_arn, f"/{STAGE_NAME}/POST/{route.path}"
+                rest_api.execution_arn, f"/{STAGE_NAME}/{route.method}/{route.arn_path}"
             ),
             opts=child,
         )
-        route_parts += [resource, method, integration]
+        route_parts += [method, integration]
         route_fingerprint += [method.id, integration.id, route_function.invoke_arn]
 
     gateway_responses = create_gateway_responses(name, rest_api, parent)
@@ -168,7 +178,8 @@ def create_api(
                     ["execute-api:Invoke"],
                     [
                         pulumi.Output.concat(
-                            rest_api.execution_arn, f"/{STAGE_NAME}/POST/{rf.route.path}"
+                            rest_api.execution_arn,
+                            f"/{STAGE_NAME}/{rf.route.method}/{rf.route.arn_path}",
                         )
                         for rf in functions
                     ],

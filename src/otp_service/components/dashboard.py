@@ -54,7 +54,7 @@ def create_dashboard(
 
     direct_sms = [item for pair in SMS_DIRECT_PUBLISH_DIMENSION.items() for item in pair]
     api_dims = ["ApiName", api.rest_api.name, "Stage", STAGE_NAME]
-    function_names = [(rf.route.path, rf.function.name) for rf in functions]
+    function_names = [(rf.route.slug, rf.function.name) for rf in functions]
     widgets = [
         widget(
             "API requests and errors",

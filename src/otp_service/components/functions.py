@@ -55,6 +55,17 @@ class Route:
     """The URL path segment, e.g. `request-token`."""
     module: str
     """The handler module in `handlers/`, e.g. `request_token`."""
+    method: str = "POST"
+
+    @property
+    def slug(self) -> str:
+        """The path as a name part: `verifications/{verification_id}` -> `verifications-id`."""
+        return self.path.replace("/{verification_id}", "-id")
+
+    @property
+    def arn_path(self) -> str:
+        """The path in an execute-api ARN, path parameters matched by `*`."""
+        return self.path.replace("{verification_id}", "*")
 
     @property
     def handler(self) -> str:
@@ -65,8 +76,9 @@ class Route:
 REQUEST_TOKEN = Route("request-token", "request_token")
 VERIFY_TOKEN = Route("verify-token", "verify_token")
 CANCEL_TOKEN = Route("cancel-token", "cancel_token")
-ROUTES = (REQUEST_TOKEN, VERIFY_TOKEN, CANCEL_TOKEN)
-"""The contract's three POST routes."""
+GET_VERIFICATION = Route("verifications/{verification_id}", "get_verification", method="GET")
+ROUTES = (REQUEST_TOKEN, VERIFY_TOKEN, CANCEL_TOKEN, GET_VERIFICATION)
+"""The contract's routes."""
 
 EVENTS = Route("events", "events")
 """Not a route: the function the table's stream invokes to publish lifecycle events."""
@@ -142,14 +154,15 @@ def create_functions(
     request = _create_route_function(
         shared, REQUEST_TOKEN, after=[verify.role_policy, verify.function]
     )
-    by_route = {built.route: built for built in (verify, cancel, request)}
+    status = _create_route_function(shared, GET_VERIFICATION)
+    by_route = {built.route: built for built in (verify, cancel, request, status)}
     return [by_route[route] for route in ROUTES], _create_route_function(shared, EVENTS)
 
 
 def _create_route_function(
     shared: _Shared, route: Route, after: Sequence[pulumi.Resource] = ()
 ) -> RouteFunction:
-    prefix = f"{shared.name}-{route.path}"
+    prefix = f"{shared.name}-{route.slug}"
     options = pulumi.ResourceOptions(parent=shared.parent)
     log_group = aws.cloudwatch.LogGroup(
         f"{prefix}-logs",
@@ -159,7 +172,7 @@ def _create_route_function(
     )
     role = aws.iam.Role(
         f"{prefix}-role",
-        description=f"Runs the OtpService {route.path} function",
+        description=f"Runs the OtpService {route.slug} function",
         assume_role_policy=assume_role_policy(shared.aws_context.service_principal("lambda")),
         opts=options,
     )
@@ -174,7 +187,9 @@ def _create_route_function(
     function = aws.lambda_.Function(
         f"{prefix}-fn",
         description=(
-            "OtpService lifecycle events" if route == EVENTS else f"OtpService POST /{route.path}"
+            "OtpService lifecycle events"
+            if route == EVENTS
+            else f"OtpService {route.method} /{route.path}"
         ),
         role=role.arn,
         runtime=LAMBDA_RUNTIME,
@@ -264,6 +279,15 @@ def _statements(
     ]
     if route == EVENTS:
         statements += _events_statements(shared)
+    if route == GET_VERIFICATION:
+        statements.append(
+            allow(
+                "ReadVerificationsAndTheirUsers",
+                ["dynamodb:GetItem"],
+                [table_arn],
+                {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["verification#*", "user#*"]}},
+            )
+        )
     if route == CANCEL_TOKEN:
         statements.append(allow("BurnPendingCode", ["dynamodb:UpdateItem"], [table_arn]))
     if route == VERIFY_TOKEN:

@@ -26,6 +26,7 @@ from .errors import (
     PayloadTooLarge,
     RateLimited,
     TooManyAttempts,
+    VerificationNotFound,
     error_code,
     is_transient,
 )
@@ -133,6 +134,9 @@ def error_answer(error: OtpError) -> ErrorAnswer:  # noqa: PLR0911 - one branch 
     if isinstance(error, TooManyAttempts):
         message = "Too many failed attempts; request a new code."
         return _retry_later(429, "too_many_attempts", message, error.retry_after, verified=False)
+    if isinstance(error, VerificationNotFound):
+        # One answer for an unknown, a retired and a malformed id.
+        return ErrorAnswer(404, "not_found", "No such verification.")
     if isinstance(error, DependencyUnavailable):
         retry_after = str(SERVICE_UNAVAILABLE_RETRY_AFTER)
         message = "The service is busy; try again shortly."

@@ -14,7 +14,8 @@ from .service import Answer, cancel_token
 
 def operation(container: Container, event: Mapping[str, Any]) -> Answer:
     """Parse the event and run the rule over this container's collaborators."""
-    return cancel_token(parse_body(CancelTokenBody, json_body(event)), store=container.store)
+    body = parse_body(CancelTokenBody, json_body(event))
+    return cancel_token(body, now=container.now(), store=container.store)
 
 
 handler = lambda_handler(operation)

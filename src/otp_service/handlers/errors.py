@@ -102,6 +102,10 @@ class TooManyAttempts(OtpError):
         self.retry_after = retry_after
 
 
+class VerificationNotFound(OtpError):
+    """No verification answers to this id: unknown, past its retention, or malformed."""
+
+
 class DependencyUnavailable(OtpError):
     """A dependency answered that it is throttled or down."""
 

@@ -25,6 +25,7 @@ from .errors import (
     TooManyAttempts,
 )
 from .keys import MacKeyring
+from .lifecycle import new_verification_id
 from .masking import mask_destination
 from .messages import render
 from .models import (
@@ -59,9 +60,9 @@ class CodeStore(Protocol):
 
     def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None: ...
 
-    def lock_out(self, user_id: str, cooldown_until: int) -> None: ...
+    def lock_out(self, user_id: str, cooldown_until: int, now: int) -> None: ...
 
-    def cancel(self, user_id: str) -> None: ...
+    def cancel(self, user_id: str, now: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ def request_token(
     key_digest = _idempotency_digest(idempotency_key)
     limits = SendLimits.of(policy, now)
     masked = mask_destination(body.channel, destination)
+    verification_id = new_verification_id()
     accepted = {
         "status": "pending",
+        "verification_id": verification_id,
         "channel": body.channel,
         "destination": masked,
         "expires_in": policy.code_ttl_seconds,
@@ -110,6 +113,9 @@ def request_token(
         code_mac=key.code_mac(body.user_id, code),
         key_id=key.key_id,
         destination_mac=key.destination_mac(destination.lower()),
+        verification_id=verification_id,
+        masked_destination=masked,
+        retention_seconds=policy.verification_retention_days * 86_400,
     )
     record = None
     if key_digest is not None:
@@ -173,7 +179,7 @@ def verify_token(
     cooldown_until = attempt.cooldown_until
     if attempt.attempts == policy.max_verify_attempts:
         cooldown_until = now + policy.resend_cooldown_seconds
-        store.lock_out(body.user_id, cooldown_until)
+        store.lock_out(body.user_id, cooldown_until, now)
         count("LockedOut", channel)
         logger.warning("user locked out", extra={"channel": channel})
     else:
@@ -191,9 +197,9 @@ def _is_live_match(guess: bytes, attempt: Attempt, now: int) -> bool:
     return same and attempt.code_mac is not None and attempt.code_expires_at > now
 
 
-def cancel_token(body: CancelTokenBody, *, store: CodeStore) -> Answer:
+def cancel_token(body: CancelTokenBody, *, now: int, store: CodeStore) -> Answer:
     """Burn the user's pending code, if any; the answer is the same either way."""
-    store.cancel(body.user_id)
+    store.cancel(body.user_id, now)
     count("CodeCanceled", "unknown")
     return Answer(200, {"status": "canceled"})
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from . import lifecycle
 from .errors import DependencyUnavailable, IdempotencyKeyTaken, RateLimited, error_code
 from .settings import Policy
 from .table import (
@@ -20,6 +21,7 @@ from .table import (
     idempotency_key,
     user_key,
     user_sends_key,
+    verification_key,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +32,12 @@ IDEMPOTENCY_TTL_SECONDS = 600
 """How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
 
 _CODE_FIELDS = "code_mac, key_id, code_expires_at"
+_OUTCOME = lifecycle.OUTCOME
+# The first outcome a verification gets is its last: a later write never overwrites it.
+_END_ONCE = (
+    f"{lifecycle.OUTCOME} = if_not_exists({lifecycle.OUTCOME}, :outcome), "
+    f"{lifecycle.OUTCOME_AT} = if_not_exists({lifecycle.OUTCOME_AT}, :now)"
+)
 _THROTTLED_REASONS = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
@@ -83,6 +91,11 @@ class PendingCode:
     code_mac: bytes
     key_id: str
     destination_mac: str
+    verification_id: str
+    masked_destination: str
+    """The destination as the contract shows it; the full one is never stored."""
+    retention_seconds: int
+    """How long the verification's record answers `GET /verifications/{id}`."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,11 @@ class OtpStore:
         self._db = dynamodb
         self._table = table_name
 
+    @property
+    def client(self) -> Any:
+        """The DynamoDB client, for readers of the same table."""
+        return self._db
+
     def save_pending_code(
         self, code: PendingCode, limits: SendLimits, record: IdempotencyRecord | None
     ) -> None:
@@ -148,6 +166,7 @@ class OtpStore:
         }
         if record is not None:
             items["idempotency"] = {"Put": self._idempotency_put(record, limits.now)}
+        items["verification"] = {"Put": self._verification_put(code, limits)}
         try:
             self._db.transact_write_items(TransactItems=list(items.values()))
         except ClientError as error:
@@ -187,9 +206,13 @@ class OtpStore:
                 "Update": {
                     "TableName": self._table,
                     "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
-                    "UpdateExpression": f"REMOVE {_CODE_FIELDS}, cooldown_until",
+                    "UpdateExpression": f"REMOVE {_CODE_FIELDS}, cooldown_until SET {_END_ONCE}",
                     "ConditionExpression": "attribute_not_exists(code_mac) OR code_mac = :mac",
-                    "ExpressionAttributeValues": {":mac": {"B": code.code_mac}},
+                    "ExpressionAttributeValues": {
+                        ":mac": {"B": code.code_mac},
+                        ":outcome": _s(lifecycle.Status.DELIVERY_FAILED),
+                        ":now": _n(limits.now),
+                    },
                 }
             },
         ]
@@ -250,12 +273,16 @@ class OtpStore:
             answer = self._db.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
-                UpdateExpression=f"REMOVE {_CODE_FIELDS} SET attempts = :zero",
+                UpdateExpression=(
+                    f"REMOVE {_CODE_FIELDS} SET attempts = :zero, {_OUTCOME} = :approved, "
+                    f"{lifecycle.OUTCOME_AT} = :now"
+                ),
                 ConditionExpression="code_mac = :mac AND code_expires_at > :now",
                 ExpressionAttributeValues={
                     ":mac": {"B": code_mac},
                     ":now": _n(now),
                     ":zero": _n(0),
+                    ":approved": _s(lifecycle.Status.APPROVED),
                 },
                 ReturnValues="ALL_OLD",
             )
@@ -315,23 +342,31 @@ class OtpStore:
             code_expires_at=_int(item, "code_expires_at"),
         )
 
-    def lock_out(self, user_id: str, cooldown_until: int) -> None:
+    def lock_out(self, user_id: str, cooldown_until: int, now: int) -> None:
         """Burn the pending code and hold off new requests until `cooldown_until`."""
         self._db.update_item(
             TableName=self._table,
             Key={PARTITION_KEY: _s(user_key(user_id))},
-            UpdateExpression=f"REMOVE {_CODE_FIELDS} SET cooldown_until = :until",
-            ExpressionAttributeValues={":until": _n(cooldown_until)},
+            UpdateExpression=f"REMOVE {_CODE_FIELDS} SET cooldown_until = :until, {_END_ONCE}",
+            ExpressionAttributeValues={
+                ":until": _n(cooldown_until),
+                ":outcome": _s(lifecycle.Status.MAX_ATTEMPTS_REACHED),
+                ":now": _n(now),
+            },
         )
 
-    def cancel(self, user_id: str) -> None:
+    def cancel(self, user_id: str, now: int) -> None:
         """Burn the user's pending code, if any."""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
-                UpdateExpression=f"REMOVE {_CODE_FIELDS}",
+                UpdateExpression=f"REMOVE {_CODE_FIELDS} SET {_END_ONCE}",
                 ConditionExpression="attribute_exists(code_mac)",
+                ExpressionAttributeValues={
+                    ":outcome": _s(lifecycle.Status.CANCELED),
+                    ":now": _n(now),
+                },
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
@@ -344,7 +379,10 @@ class OtpStore:
             "UpdateExpression": (
                 "SET code_mac = :mac, key_id = :key, code_expires_at = :expires, "
                 "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
-                f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon"
+                f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon, "
+                f"{lifecycle.VERIFICATION_ID} = :verification, {lifecycle.CREATED_AT} = :now, "
+                f"{lifecycle.EXPIRES_AT} = :expires, {lifecycle.MASKED_DESTINATION} = :masked "
+                f"REMOVE {_OUTCOME}, {lifecycle.OUTCOME_AT}"
             ),
             "ConditionExpression": (
                 "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
@@ -360,8 +398,27 @@ class OtpStore:
                 ":reset": _n(limits.now + max(limits.send_window_seconds, limits.code_ttl_seconds)),
                 ":horizon": _n(limits.horizon),
                 ":now": _n(limits.now),
+                ":verification": _s(code.verification_id),
+                ":masked": _s(code.masked_destination),
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _verification_put(self, code: PendingCode, limits: SendLimits) -> PutTypeDef:
+        """The verification's record: what `GET /verifications/{id}` reads after it has ended."""
+        return {
+            "TableName": self._table,
+            "Item": {
+                PARTITION_KEY: _s(verification_key(code.verification_id)),
+                lifecycle.VERIFICATION_ID: _s(code.verification_id),
+                lifecycle.USER_ID: _s(code.user_id),
+                lifecycle.CHANNEL: _s(code.channel),
+                lifecycle.MASKED_DESTINATION: _s(code.masked_destination),
+                lifecycle.CREATED_AT: _n(limits.now),
+                lifecycle.EXPIRES_AT: _n(limits.now + limits.code_ttl_seconds),
+                TTL_ATTRIBUTE: _n(limits.now + code.retention_seconds),
+            },
+            "ConditionExpression": f"attribute_not_exists({PARTITION_KEY})",
         }
 
     def _count_send(self, counter_key: str, limits: SendLimits) -> UpdateTypeDef:

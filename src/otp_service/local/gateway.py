@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .apigateway import HttpResponse, http_response, proxy_event
 from .functions import FunctionHost
-from .routes import Gateway
+from .routes import Gateway, path_parameters
 
 logger = logging.getLogger("otp_local")
 
@@ -54,10 +54,12 @@ class LocalGateway:
             query=request.query,
             source_ip=request.source_ip,
             stage=self._gateway.stage,
-            resource=request.path,
+            resource=route.path if route is not None else request.path,
             api_key=self._api_key,
             binary_media_types=self._gateway.binary_media_types,
         )
+        if route is not None:
+            event["pathParameters"] = path_parameters(route.path, request.path) or None
         request_id = str(event["requestContext"]["requestId"])
         if route is None:
             # API Gateway's answer for a path or method the API does not have.

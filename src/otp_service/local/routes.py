@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from .provision import LAMBDA_ALIAS, LAMBDA_FUNCTION, DeclaredResource, Deployment
 
@@ -65,9 +66,23 @@ class Gateway:
     def find(self, method: str, path: str) -> Route | None:
         """The route for a request, or None (API Gateway then answers 403)."""
         for route in self.routes:
-            if route.path == path and route.method in (method, "ANY"):
+            if route.method in (method, "ANY") and path_parameters(route.path, path) is not None:
                 return route
         return None
+
+
+def path_parameters(template: str, path: str) -> dict[str, str] | None:
+    """`{"verification_id": "vf_..."}` when `path` matches `template`, else None."""
+    wanted, given = template.strip("/").split("/"), path.strip("/").split("/")
+    if len(wanted) != len(given) or not path.startswith("/"):
+        return None
+    parameters = {}
+    for part, value in zip(wanted, given, strict=True):
+        if part.startswith("{") and part.endswith("}") and value:
+            parameters[part[1:-1]] = unquote(value)
+        elif part != value:
+            return None
+    return parameters
 
 
 def gateway_of(deployment: Deployment) -> Gateway:
