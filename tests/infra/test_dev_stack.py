@@ -54,7 +54,7 @@ def test_everything_at_rest_is_encrypted_with_the_service_key(
         table = recording.one("aws:dynamodb/table:Table")
         assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key_arn}
         log_groups = recording.of_type("aws:cloudwatch/logGroup:LogGroup")
-        assert len(log_groups) == 5
+        assert len(log_groups) == 6
         assert {group.inputs["kmsKeyId"] for group in log_groups} == {key_arn}
         topics = recording.of_type("aws:sns/topic:Topic")
         assert [topic.name for topic in topics] == ["otp-events", "otp-alarms"]
@@ -184,7 +184,13 @@ def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulum
         }
         per_function = {
             f"otp-{path}-{mode}-alarm"
-            for path in ("request-token", "verify-token", "cancel-token", "events")
+            for path in (
+                "request-token",
+                "verify-token",
+                "cancel-token",
+                "verifications-id",
+                "events",
+            )
             for mode in ("errors", "throttles", "duration")
         }
         service_wide = {
@@ -239,23 +245,40 @@ def test_every_route_requires_sigv4_and_targets_its_function(
 ) -> pulumi.Output[None]:
     def check(recording: Recording) -> None:
         methods = recording.of_type("aws:apigateway/method:Method")
-        assert len(methods) == 3
+        assert sorted((m.name, m.inputs["httpMethod"]) for m in methods) == [
+            ("otp-cancel-token-method", "POST"),
+            ("otp-request-token-method", "POST"),
+            ("otp-verifications-id-method", "GET"),
+            ("otp-verify-token-method", "POST"),
+        ]
         for method in methods:
-            assert method.inputs["httpMethod"] == "POST"
             assert method.inputs["authorization"] == "AWS_IAM", method.name
-        resources = {
-            r.inputs["pathPart"]: r for r in recording.of_type("aws:apigateway/resource:Resource")
+        resources = {r.name: r for r in recording.of_type("aws:apigateway/resource:Resource")}
+        assert {r.inputs["pathPart"] for r in resources.values()} == {
+            "request-token",
+            "verify-token",
+            "cancel-token",
+            "verifications",
+            "{verification_id}",
         }
-        assert set(resources) == {"request-token", "verify-token", "cancel-token"}
+        status = resources["otp-verifications-id-resource"].inputs
+        assert status["parentId"] == "otp-verifications-resource-id"
+        handlers = {
+            "request-token": "request_token",
+            "verify-token": "verify_token",
+            "cancel-token": "cancel_token",
+            "verifications-id": "get_verification",
+        }
         for integration in recording.of_type("aws:apigateway/integration:Integration"):
             path = integration.name.removeprefix("otp-").removesuffix("-integration")
             function = function_for(recording, path)
-            assert integration.inputs["resourceId"] == f"{resources[path].name}-id"
+            assert integration.inputs["resourceId"] == f"otp-{path}-resource-id"
             assert integration.inputs["type"] == "AWS_PROXY"
+            assert integration.inputs["integrationHttpMethod"] == "POST"
             assert integration.inputs["uri"].endswith(
                 f"function:{function.name}-1a2b3c4/invocations"
             )
-            assert function.inputs["handler"] == f"handlers.{path.replace('-', '_')}.handler"
+            assert function.inputs["handler"] == f"handlers.{handlers[path]}.handler"
 
     return run_stack("dev").settled().apply(check)
 
@@ -389,8 +412,13 @@ def test_stack_exports_what_a_consumer_needs(run_stack: RunProgram) -> pulumi.Ou
         invoke = parse_policy(recording.named("otp-invoke-policy").inputs["policy"])
         assert invoke[0]["Action"] == ["execute-api:Invoke"]
         assert sorted(invoke[0]["Resource"]) == [
-            f"arn:aws:execute-api:us-east-1:123456789012:otp-api-id/v1/POST/{path}"
-            for path in ("cancel-token", "request-token", "verify-token")
+            f"arn:aws:execute-api:us-east-1:123456789012:otp-api-id/v1/{path}"
+            for path in (
+                "GET/verifications/*",
+                "POST/cancel-token",
+                "POST/request-token",
+                "POST/verify-token",
+            )
         ]
 
     return run_stack("dev").settled().apply(check)

@@ -123,3 +123,20 @@ def test_only_the_events_function_knows_the_topic(run_stack: RunProgram) -> pulu
         assert "events_topic_arn" in recording.stack_outputs
 
     return run_stack("dev").settled().apply(check)
+
+
+@pulumi_test
+def test_the_status_route_reads_only_verification_records_and_user_items(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        statements = role_statements(recording)["otp-verifications-id-policy"]
+        (read,) = [s for s in statements if s["Action"][0].startswith("dynamodb:")]
+        assert read["Action"] == ["dynamodb:GetItem"]
+        assert read["Resource"] == [TABLE_ARN]
+        assert read["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["verification#*", "user#*"]}
+        }
+        assert "sns:Publish" not in allowed_actions(statements)
+
+    return run_stack("dev").settled().apply(check)
