@@ -51,7 +51,8 @@ def test_a_transaction_cancelled_by_throttling_is_503(service: Service) -> None:
     service.fail(
         "dynamodb.TransactWriteItems",
         "TransactionCanceledException",
-        CancellationReasons=[{"Code": "ThrottlingError"}, {"Code": "None"}, {"Code": "None"}],
+        # One reason per item: the code, both send counters and the verification record.
+        CancellationReasons=[{"Code": "ThrottlingError"}] + [{"Code": "None"}] * 3,
     )
     assert service.request().status == 503
     assert service.sms() == []
