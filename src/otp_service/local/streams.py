@@ -106,7 +106,7 @@ class StreamPoller:
                 ]
                 if records:
                     read += len(records)
-                    self._deliver(mapping, shard, records)
+                    self.deliver(mapping, shard, records)
         return read
 
     def _run(self) -> None:
@@ -127,7 +127,7 @@ class StreamPoller:
                 )["ShardIterator"]
         return shards
 
-    def _deliver(self, mapping: StreamMapping, shard: str, batch: list[dict[str, Any]]) -> None:
+    def deliver(self, mapping: StreamMapping, shard: str, batch: list[dict[str, Any]]) -> None:
         """Invoke until every record is handled or dead-lettered; splitting does not count as
         a retry, as with Lambda's bisect."""
         pending: list[tuple[list[dict[str, Any]], int]] = [(batch, 0)]
