@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from otp_service.handlers.lifecycle import is_verification_id
 from otp_service.local.process import Reply
 
 from .conftest import SENDER, Stack, phone_number, started, user_id
@@ -37,6 +38,7 @@ def test_an_sms_code_is_sent_masked_and_verifies_once(stack: Stack) -> None:
     user, phone = user_id(), phone_number()
     requested = stack.request(user, phone)
     assert requested.status == 202
+    assert is_verification_id(requested.body.pop("verification_id"))
     assert requested.body == {
         "status": "pending",
         "channel": "sms",
