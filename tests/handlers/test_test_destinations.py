@@ -79,3 +79,17 @@ def test_a_test_code_of_the_wrong_length_names_the_key() -> None:
 def test_a_test_destination_that_is_neither_a_number_nor_an_address_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"E\.164 phone number"):
         Policy(test_destinations={"5555550100": "123456"})
+
+
+def test_a_test_destination_marks_its_lifecycle_events_as_tests(service: Service) -> None:
+    from .test_lifecycle_flows import Lifecycle
+
+    lifecycle = Lifecycle(service)
+    assert service.request(destination=TEST_NUMBER).status == 202
+    assert service.verify("123456").status == 200
+    assert service.request(user_id="bob").status == 202
+    events = lifecycle.events()
+    tests = [e["type"] for e in events if e.get("test") is True]
+    real = [e["type"] for e in events if "test" not in e]
+    assert tests == ["verification.pending", "verification.approved"]
+    assert real == ["verification.pending"]

@@ -116,6 +116,7 @@ def request_token(
         verification_id=verification_id,
         masked_destination=masked,
         retention_seconds=policy.verification_retention_days * 86_400,
+        test=test_code is not None,
     )
     record = None
     if key_digest is not None:

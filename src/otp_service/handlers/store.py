@@ -96,6 +96,8 @@ class PendingCode:
     """The destination as the contract shows it; the full one is never stored."""
     retention_seconds: int
     """How long the verification's record answers `GET /verifications/{id}`."""
+    test: bool = False
+    """A test destination: its events say `"test": true`."""
 
 
 @dataclass(frozen=True)
@@ -381,8 +383,8 @@ class OtpStore:
                 "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
                 f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon, "
                 f"{lifecycle.VERIFICATION_ID} = :verification, {lifecycle.CREATED_AT} = :now, "
-                f"{lifecycle.EXPIRES_AT} = :expires, {lifecycle.MASKED_DESTINATION} = :masked "
-                f"REMOVE {_OUTCOME}, {lifecycle.OUTCOME_AT}"
+                f"{lifecycle.EXPIRES_AT} = :expires, {lifecycle.MASKED_DESTINATION} = :masked, "
+                f"{lifecycle.TEST} = :test REMOVE {_OUTCOME}, {lifecycle.OUTCOME_AT}"
             ),
             "ConditionExpression": (
                 "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
@@ -400,6 +402,7 @@ class OtpStore:
                 ":now": _n(limits.now),
                 ":verification": _s(code.verification_id),
                 ":masked": _s(code.masked_destination),
+                ":test": {"BOOL": code.test},
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -416,6 +419,7 @@ class OtpStore:
                 lifecycle.MASKED_DESTINATION: _s(code.masked_destination),
                 lifecycle.CREATED_AT: _n(limits.now),
                 lifecycle.EXPIRES_AT: _n(limits.now + limits.code_ttl_seconds),
+                lifecycle.TEST: {"BOOL": code.test},
                 TTL_ATTRIBUTE: _n(limits.now + code.retention_seconds),
             },
             "ConditionExpression": f"attribute_not_exists({PARTITION_KEY})",
