@@ -279,6 +279,11 @@ def test_snap_start_publishes_versions_and_the_api_calls_their_live_alias(
             alias = aliases[name].inputs
             assert (alias["name"], alias["functionVersion"]) == ("live", "1")
             alias_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live"
+            if function.name == "otp-events-fn":
+                # Not behind the API: the stream mapping invokes the alias.
+                mapping = recording.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+                assert mapping.inputs["functionName"] == alias_arn
+                continue
             assert any(alias_arn in uri for uri in integrations), integrations
 
     return run_stack("prod").settled().apply(check)

@@ -54,10 +54,13 @@ def stream_mappings(deployment: Deployment) -> list[StreamMapping]:
             continue
         on_failure = (state.get("destinationConfig") or {}).get("onFailure") or {}
         retries = state.get("maximumRetryAttempts")
+        target = str(state["functionName"])
+        if target not in functions:
+            target = target.rsplit(":", 1)[0]  # a qualified ARN: the function behind its alias
         mappings.append(
             StreamMapping(
                 stream_arn=source,
-                function=functions[str(state["functionName"])],
+                function=functions[target],
                 batch_size=int(state.get("batchSize") or 100),
                 maximum_retry_attempts=int(retries) if retries is not None else 10_000,
                 bisect=bool(state.get("bisectBatchOnFunctionError")),
