@@ -9,7 +9,7 @@ while the rest of the shard moves on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -85,36 +85,40 @@ def connect_stream(
         destination_config={"on_failure": {"destination_arn": plumbing.dead_letter_queue.arn}},
         opts=child,
     )
-    aws.cloudwatch.MetricAlarm(
-        f"{name}-events-dead-letters-alarm",
-        alarm_description=f"OtpService {name}: stream records the events function gave up on",
-        namespace="AWS/SQS",
-        metric_name="ApproximateNumberOfMessagesVisible",
-        dimensions={"QueueName": plumbing.dead_letter_queue.name},
-        statistic="Maximum",
-        period=300,
-        evaluation_periods=1,
-        threshold=1,
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=[alarm_topic.arn],
-        ok_actions=[alarm_topic.arn],
-        opts=child,
-    )
-    aws.cloudwatch.MetricAlarm(
-        f"{name}-events-iterator-age-alarm",
-        alarm_description=f"OtpService {name}: lifecycle events lag the writes behind them",
-        namespace="AWS/Lambda",
-        metric_name="IteratorAge",
-        dimensions={"FunctionName": events_function.function.name},
-        statistic="Maximum",
-        period=300,
-        evaluation_periods=1,
-        threshold=ITERATOR_AGE_ALARM_MS,
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=[alarm_topic.arn],
-        ok_actions=[alarm_topic.arn],
-        opts=child,
-    )
+    alarms: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "dead-letters",
+            "stream records the events function gave up on",
+            {
+                "namespace": "AWS/SQS",
+                "metric_name": "ApproximateNumberOfMessagesVisible",
+                "dimensions": {"QueueName": plumbing.dead_letter_queue.name},
+                "threshold": 1,
+            },
+        ),
+        (
+            "iterator-age",
+            "lifecycle events lag the writes behind them",
+            {
+                "namespace": "AWS/Lambda",
+                "metric_name": "IteratorAge",
+                "dimensions": {"FunctionName": events_function.function.name},
+                "threshold": ITERATOR_AGE_ALARM_MS,
+            },
+        ),
+    ]
+    for mode, description, metric in alarms:
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-events-{mode}-alarm",
+            alarm_description=f"OtpService {name}: {description}",
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[alarm_topic.arn],
+            ok_actions=[alarm_topic.arn],
+            opts=child,
+            **metric,
+        )
     return mapping
