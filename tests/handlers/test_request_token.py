@@ -174,8 +174,29 @@ def test_an_idempotent_retry_returns_the_first_answer_and_sends_nothing(service:
     first = service.request(headers={"Idempotency-Key": "order-42"})
     service.clock.advance(5)
     again = service.request(headers={"Idempotency-Key": "order-42"})
-    assert (again.status, again.body) == (first.status, first.body)
+    assert again.status == first.status
+    assert {**again.body, "expires_in": 0, "resend_after": 0} == {
+        **first.body,
+        "expires_in": 0,
+        "resend_after": 0,
+    }
     assert len(service.sms()) == 1
+
+
+def test_a_replay_says_so_and_counts_its_times_down_to_now(service: Service) -> None:
+    first = service.request(headers={"Idempotency-Key": "order-43"})
+    assert "Idempotent-Replayed" not in first.headers
+    service.clock.advance(20)
+    again = service.request(headers={"Idempotency-Key": "order-43"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.body["expires_in"] == first.body["expires_in"] - 20
+    assert again.body["resend_after"] == max(0, first.body["resend_after"] - 20)
+    service.clock.advance(60)
+    late = service.request(headers={"Idempotency-Key": "order-43"})
+    assert (late.body["expires_in"], late.body["resend_after"]) == (
+        first.body["expires_in"] - 80,
+        0,
+    )
 
 
 def test_an_idempotency_key_reused_with_another_body_is_422(service: Service) -> None:

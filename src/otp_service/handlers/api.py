@@ -93,7 +93,7 @@ def serve(event: Mapping[str, Any], run: Callable[[], Answer]) -> dict[str, Any]
             extra={**_failure(error), "frames": traceback.format_tb(error.__traceback__)},
         )
         return ErrorAnswer(500, "internal_error", "An unexpected error occurred.").response()
-    return response(answer.status, answer.body)
+    return response(answer.status, answer.body, answer.headers)
 
 
 def _failure(error: Exception) -> dict[str, Any]:

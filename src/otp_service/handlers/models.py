@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from .errors import FieldError, InvalidRequest
 
@@ -36,6 +44,14 @@ class RequestTokenBody(_Body):
     destination: Annotated[str, Field(min_length=1, max_length=_MAX_EMAIL_LENGTH)]
     locale: Locale | None = None
 
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _locale_is_absent_or_a_string(cls, value: Any) -> Any:
+        # An explicit null is refused like `"channel": null`: optional means "leave it out".
+        if value is None:
+            raise PydanticCustomError("string_type", "must be a string")
+        return value
+
 
 class VerifyTokenBody(_Body):
     """POST /verify-token; the code's length is checked against the policy by `parse_code`."""
@@ -50,6 +66,7 @@ class CancelTokenBody(_Body):
     user_id: UserId
 
 
+_USER_ID_RULE = "must be 1-128 characters of A-Z a-z 0-9 . _ @ : + -"
 _MESSAGES = {
     "missing": "is required",
     "extra_forbidden": "is not a known field",
@@ -59,6 +76,15 @@ _MESSAGES = {
     "string_too_short": "must not be empty",
     "string_too_long": "is too long",
 }
+_FIELD_MESSAGES = {
+    ("user_id", "string_pattern_mismatch"): _USER_ID_RULE,
+    ("user_id", "string_too_short"): _USER_ID_RULE,
+    ("channel", "literal_error"): 'must be "sms" or "email"',
+    ("locale", "string_pattern_mismatch"): "must be a BCP-47 language tag such as en or de-DE",
+    ("destination", "string_too_long"): f"must be at most {_MAX_EMAIL_LENGTH} characters",
+    ("code", "string_pattern_mismatch"): "must be a string of digits",
+}
+"""Where the generic words would not tell the caller what is allowed."""
 
 
 def parse_body(model: type[M], body: dict[str, Any]) -> M:
@@ -79,7 +105,7 @@ def _field_error(loc: tuple[int | str, ...], kind: str) -> FieldError:
     name = ".".join(str(part) for part in loc)
     if not _PLAIN_FIELD_NAME.fullmatch(name):
         return FieldError("body", "has a field that is not known")
-    return FieldError(name, _MESSAGES.get(kind, "is invalid"))
+    return FieldError(name, _FIELD_MESSAGES.get((name, kind)) or _MESSAGES.get(kind, "is invalid"))
 
 
 def parse_phone_number(destination: str) -> phonenumbers.PhoneNumber:

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .delivery import MessageSender
@@ -67,10 +67,17 @@ class CodeStore(Protocol):
 
 @dataclass(frozen=True)
 class Answer:
-    """A successful answer: its status and JSON body."""
+    """A successful answer: its status, JSON body and any extra headers."""
 
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+"""Set to `true` on an answer repeated for an `Idempotency-Key` (as Stripe and others do)."""
+_SENT_AT = "_sent_at"
+"""Kept beside a stored answer so a replay can say how much time is left *now*."""
 
 
 def generate_code(length: int) -> str:
@@ -122,7 +129,9 @@ def request_token(
     if key_digest is not None:
         fingerprint = json.dumps([body.user_id, body.channel, pending.destination_mac, body.locale])
         record = IdempotencyRecord(
-            key_digest, hashlib.sha256(fingerprint.encode()).hexdigest(), json.dumps(accepted)
+            key_digest,
+            hashlib.sha256(fingerprint.encode()).hexdigest(),
+            json.dumps({**accepted, _SENT_AT: limits.now}),
         )
     try:
         store.save_pending_code(pending, limits, record)
@@ -234,14 +243,19 @@ def _idempotency_digest(idempotency_key: str | None) -> str | None:
 
 
 def _replay(store: CodeStore, record: IdempotencyRecord, now: int) -> Answer:
-    """The first answer given for this key, if the body is the same."""
+    """The first answer given for this key, if the body is the same, with its times counted
+    down to now (a replay 20 s later says the code expires 20 s sooner)."""
     stored = store.idempotent_answer(record.key_digest, now)
     if stored is None:
         # The record expired between our write and this read: a retry will start afresh.
         raise RateLimited(1)
     if not hmac.compare_digest(stored.fingerprint, record.fingerprint):
         raise IdempotencyKeyReused
-    return Answer(202, json.loads(stored.answer))
+    answer = json.loads(stored.answer)
+    elapsed = max(0, now - int(answer.pop(_SENT_AT, now)))
+    for seconds in ("expires_in", "resend_after"):
+        answer[seconds] = max(0, int(answer[seconds]) - elapsed)
+    return Answer(202, answer, {REPLAYED_HEADER: "true"})
 
 
 def _release(
