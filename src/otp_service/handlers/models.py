@@ -13,7 +13,6 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from .errors import FieldError, InvalidRequest
 
@@ -49,7 +48,7 @@ class RequestTokenBody(_Body):
     def _locale_is_absent_or_a_string(cls, value: Any) -> Any:
         # An explicit null is refused like `"channel": null`: optional means "leave it out".
         if value is None:
-            raise PydanticCustomError("string_type", "must be a string")
+            raise ValueError("null")  # worded by _FIELD_MESSAGES
         return value
 
 
@@ -83,6 +82,7 @@ _FIELD_MESSAGES = {
     ("locale", "string_pattern_mismatch"): "must be a BCP-47 language tag such as en or de-DE",
     ("destination", "string_too_long"): f"must be at most {_MAX_EMAIL_LENGTH} characters",
     ("code", "string_pattern_mismatch"): "must be a string of digits",
+    ("locale", "value_error"): "must be a string (leave it out for the default)",
 }
 """Where the generic words would not tell the caller what is allowed."""
 
