@@ -14,6 +14,7 @@ from otp_service.client import (
     Forbidden,
     InvalidCode,
     InvalidRequest,
+    NotFound,
     OtpClient,
     RateLimited,
     TooManyAttempts,
@@ -117,3 +118,24 @@ def test_the_same_key_twice_sends_one_message(stack: LocalStackProcess, client: 
     assert again.destination == first.destination
     messages = stack.call("GET", "/_local/outbox").body["messages"]
     assert len([m for m in messages if m["destination"] == phone]) == 1
+
+
+def test_a_verification_s_state_is_read_by_its_id(
+    stack: LocalStackProcess, client: OtpClient
+) -> None:
+    user, phone = user_id("client"), phone_number()
+    pending = client.request_token(user, phone)
+    assert pending.verification_id is not None
+    state = client.get_verification(pending.verification_id)
+    assert (state.status, state.user_id, state.destination) == (
+        "pending",
+        user,
+        pending.destination,
+    )
+    client.verify_token(user, _code_sent_to(stack, phone))
+    assert client.get_verification(pending.verification_id).status == "approved"
+
+
+def test_an_unknown_verification_id_is_not_found(client: OtpClient) -> None:
+    with pytest.raises(NotFound):
+        client.get_verification("vf_" + "A" * 22)
