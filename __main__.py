@@ -3,7 +3,7 @@
 import pulumi
 
 from otp_service.components import OtpService
-from otp_service.components.stack_config import args_from_config
+from otp_service.components.args_from_config import args_from_config
 
 service = OtpService("otp", args_from_config(pulumi.Config()))
 

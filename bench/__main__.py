@@ -165,6 +165,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def notes(results: dict[str, Any]) -> list[str]:
     """The closing notes: every missed target, by how much, why, and what would close it."""
+    from otp_service.local.functions import EMULATOR_DATA_CONFIG, MAX_CONCURRENT_INVOCATIONS
+
+    read_timeout = EMULATOR_DATA_CONFIG.read_timeout
     out = []
     for cold in results["cold_start"]["handlers"]:
         if cold["meets_target"]:
@@ -199,19 +202,17 @@ def notes(results: dict[str, Any]) -> list[str]:
         if any("503" in e or "/verify-token: 400" in e for e in load["error_samples"]):
             out.append(
                 f"With {load['clients']} clients the server's p99 was {load['p99_ms']} ms: "
-                "otp-local runs every invocation at once in one process, so the handlers' calls "
-                "to the in-process emulator queue behind each other past their 1 s read timeout "
-                "(503 service_unavailable; a verify whose first attempt landed retries into "
-                "invalid_code). Lambda runs one invocation per container; bounding otp-local's "
-                "concurrent invocations would queue them at the gateway instead."
+                f"otp-local runs at most {MAX_CONCURRENT_INVOCATIONS} invocations at once and "
+                "queues the rest; a handler call to the emulator that still outlasts the local "
+                f"{read_timeout:.0f} s read timeout answers 503 service_unavailable (a "
+                "verify whose first attempt landed retries into invalid_code)."
             )
         if any("/request-token: 429" in e for e in load["error_samples"]):
             out.append(
-                "A 429 to a user's first request-token fits a TransactWriteItems that moto applied "
-                "but answered after the handlers' 1 s read timeout (container.DATA_CONFIG), so "
-                "botocore's retry met the cooldown the first attempt set. DynamoDB makes that "
-                "retry idempotent through the ClientRequestToken botocore fills in; moto ignores "
-                "the token. A local-stack fidelity gap under load, not a cloud failure."
+                "A 429 to a user's first request-token fits a TransactWriteItems that the emulator "
+                f"applied but answered after the {read_timeout:.0f} s read timeout, so "
+                "botocore's retry met the cooldown the first attempt set: the retry's "
+                "ClientRequestToken did not make it idempotent."
             )
     for count in results["aws_calls"]["operations"]:
         if not count["meets_floor"]:

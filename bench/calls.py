@@ -15,10 +15,10 @@ from typing import Any
 
 import boto3
 
-from otp_service.local.apigateway import LambdaContext
-from tests.handlers.conftest import Service
+from otp_service.local.proxy_integration import LambdaContext
 
 from .moto_service import (
+    Service,
     handler_event,
     last_sms_code,
     running_service,

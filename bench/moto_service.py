@@ -1,8 +1,7 @@
-"""The handlers wired to moto in this process, built from the handler tests' own fixtures.
+"""The handlers wired to moto in this process, on the resources the integration tests use.
 
-`tests/handlers/conftest.py` owns the table, key and sender setup (`create_service_resources`)
-and the `Service` helper whose `before-call` hook records every AWS operation; the benchmarks
-reuse them so the thing measured is the thing tested.
+`otp_service.local.moto_resources` owns the table, key and sender setup for both, so the thing
+measured is the thing tested; a `before-call` hook can record every AWS operation.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -22,15 +22,50 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.sns.models import sns_backends
 
-from otp_service.handlers.settings import Policy
-from otp_service.local.apigateway import proxy_event
+import otp_service.handlers.cancel_token as cancel_token
+import otp_service.handlers.request_token as request_token
+import otp_service.handlers.verify_token as verify_token
+from otp_service.handlers.api import Handler, lambda_handler
+from otp_service.handlers.container import Container
+from otp_service.handlers.settings import Policy, Settings
 from otp_service.local.atomic import make_dynamodb_atomic
-from tests.handlers.conftest import REGION, FakeClock, Service, create_service_resources
+from otp_service.local.moto_resources import REGION, create_service_resources
+from otp_service.local.proxy_integration import proxy_event
 
 from .environment import isolate_from_aws
 
 BENCH_POLICY = Policy(max_sends_per_window=100)
 """The default policy with a send limit that many benchmark sends to one number cannot reach."""
+
+START = 1_800_000_000.0
+"""The handlers' clock stands still here: no cooldown or window ends during a run."""
+
+_OPERATIONS = {
+    "/request-token": request_token.operation,
+    "/verify-token": verify_token.operation,
+    "/cancel-token": cancel_token.operation,
+}
+
+
+@dataclass
+class Service:
+    """The handlers over one container in a moto account; `calls` when they are recorded."""
+
+    settings: Settings
+    session: boto3.session.Session
+    calls: list[str] = field(default_factory=list)
+    container: Container = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.container = Container(self.settings, clock=lambda: START, session=self.session)
+
+    def handler(self, route: str) -> Handler:
+        """The route's Lambda entry point over this service's container."""
+        return lambda_handler(_OPERATIONS[route], lambda: self.container)
+
+    def record_call(self, event_name: str, **_: Any) -> None:
+        """A botocore `before-call` hook: keep the operation's name (`dynamodb.UpdateItem`)."""
+        self.calls.append(event_name.removeprefix("before-call."))
 
 
 @contextlib.contextmanager
@@ -45,9 +80,9 @@ def running_service(policy: Policy = BENCH_POLICY, *, record_calls: bool) -> Ite
     with mock_aws():
         settings = create_service_resources(policy)
         session = boto3.session.Session(region_name=REGION)
-        service = Service(settings, FakeClock(), session)
+        service = Service(settings, session)
         if record_calls:
-            session.events.register("before-call", service._before_call)
+            session.events.register("before-call", service.record_call)
         yield service
 
 

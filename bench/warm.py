@@ -21,10 +21,10 @@ from botocore.exceptions import ClientError
 
 from otp_service.handlers.container import DATA_CONFIG, SEND_CONFIG
 from otp_service.handlers.messages import render
-from otp_service.local.apigateway import LambdaContext
-from tests.handlers.conftest import Service
+from otp_service.local.proxy_integration import LambdaContext
 
 from .moto_service import (
+    Service,
     empty_table,
     handler_event,
     last_sms_code,

@@ -20,11 +20,11 @@ import boto3
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .components.args_from_config import args_from_config
 from .components.options import InvalidArgumentError, ServiceOptions, resolve_options
 from .components.sms import sms_delivery_log_group_names
-from .components.stack_config import args_from_config
 from .handlers.masking import mask_destination
-from .local.stack_config import ConfigError, find_project, parse_override, stack_config
+from .local.pulumi_config import ConfigError, find_project, parse_override, stack_config
 
 LAMBDA_MINIMUM_UNRESERVED = 100
 """Lambda keeps at least this many concurrent executions unreserved in every account."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from .client import ApiKeyAuth, Auth, InvalidCode, NoAuth, OtpClient, OtpError
 from .components.options import InvalidArgumentError
 from .handlers.masking import mask_destination
-from .local.stack_config import ConfigError
+from .local.pulumi_config import ConfigError
 from .preflight import load_options
 
 

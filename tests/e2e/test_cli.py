@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import PROJECT_ROOT, Stack, phone_number, started, user_id
+from tests.support.local_stack import PROJECT_ROOT, Stack, phone_number, started, user_id
 
 API_KEY = "local-test-key"
 

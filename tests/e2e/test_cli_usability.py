@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from otp_service.local.cli import PLACEHOLDER_EMAIL_SENDER
-
-from .conftest import PROJECT_ROOT, Stack, phone_number, started, user_id
+from tests.support.local_stack import PROJECT_ROOT, Stack, phone_number, started, user_id
 
 
 def _run(module: str, *arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,7 @@ import pytest
 
 from otp_service.handlers.lifecycle import is_verification_id
 from otp_service.local.process import Reply
-
-from .conftest import SENDER, Stack, phone_number, started, user_id
+from tests.support.local_stack import SENDER, Stack, phone_number, started, user_id
 
 
 @pytest.fixture(scope="module")

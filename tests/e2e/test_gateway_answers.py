@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from otp_service.components.gateway_responses import GATEWAY_RESPONSES
-from otp_service.local.server import MAX_PAYLOAD_BYTES
-
-from .conftest import Stack, started
+from otp_service.local.http_server import MAX_PAYLOAD_BYTES
+from tests.support.local_stack import Stack, started
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Stack, phone_number, started, user_id
+from tests.support.local_stack import Stack, phone_number, started, user_id
 
 DEADLINE_SECONDS = 20.0
 

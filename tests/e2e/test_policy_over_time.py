@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import Stack, phone_number, started, user_id
+from tests.support.local_stack import Stack, phone_number, started, user_id
 
 TTL = 30
 COOLDOWN = 30

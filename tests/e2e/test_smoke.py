@@ -8,8 +8,7 @@ import pytest
 
 from otp_service.client import Approval, InvalidCode, NoAuth, OtpClient, PendingVerification
 from otp_service.smoke import SmokeFailed, SmokeTarget, main, run_smoke
-
-from .conftest import PROJECT_ROOT, Stack, started
+from tests.support.local_stack import PROJECT_ROOT, Stack, started
 
 
 @pytest.fixture(scope="module")

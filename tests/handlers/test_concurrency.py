@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def test_twenty_concurrent_verifies_of_one_code_approve_exactly_once(service: Service) -> None:

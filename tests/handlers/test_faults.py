@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def _codes_stored(service: Service) -> int:

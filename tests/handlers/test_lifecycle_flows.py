@@ -15,9 +15,9 @@ import pytest
 import otp_service.handlers.get_verification as get_verification
 from otp_service.handlers.api import lambda_handler
 from otp_service.handlers.events import EventPublisher, OutcomeRecorder, process
-from otp_service.local.apigateway import LambdaContext, proxy_event
-
-from .conftest import REGION, Reply, Service
+from otp_service.local.moto_resources import REGION
+from otp_service.local.proxy_integration import LambdaContext, proxy_event
+from tests.support.moto_service import Reply, Service
 
 WRONG = "000000"
 

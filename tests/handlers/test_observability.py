@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def _metrics(output: str) -> list[dict[str, object]]:

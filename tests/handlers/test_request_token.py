@@ -6,8 +6,7 @@ import pytest
 
 from otp_service.handlers.lifecycle import is_verification_id
 from otp_service.handlers.settings import Policy
-
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def test_request_sends_an_sms_and_answers_202_with_a_masked_destination(service: Service) -> None:

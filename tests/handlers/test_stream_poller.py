@@ -11,10 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from otp_service.local.moto_resources import REGION
 from otp_service.local.routes import FunctionSpec
 from otp_service.local.streams import StreamMapping, StreamPoller
-
-from .conftest import REGION
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/otp/stream/2026-11-25T00:00:00.000"
 POISONED = "4"

@@ -6,8 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from otp_service.handlers.settings import Policy
-
-from .conftest import Service
+from tests.support.moto_service import Service
 
 TEST_NUMBER = "+15555550100"
 """A fictional number (NANP 555-01xx): no carrier serves it, so it must never be parsed as real."""

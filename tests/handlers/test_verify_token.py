@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from otp_service.handlers.settings import Policy
-
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def _wrong(code: str) -> str:

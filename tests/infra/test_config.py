@@ -15,15 +15,15 @@ from otp_service.components.options import (
     argument_names,
 )
 from otp_service.handlers.settings import Policy
-from tests.infra.conftest import PROJECT, PROJECT_ROOT, Recording, RunProgram, pulumi_test
+from tests.support.pulumi_mocks import PROJECT, PROJECT_ROOT, Recording, RunProgram, pulumi_test
 
 
 def test_pulumi_yaml_declares_every_argument_and_no_other_key() -> None:
-    assert set(PROJECT["config"]) == argument_names()
+    assert set(PROJECT.schema) == argument_names()
 
 
 def test_pulumi_yaml_defaults_match_the_component_defaults() -> None:
-    defaults = {key: spec["default"] for key, spec in PROJECT["config"].items()}
+    defaults = {key: spec["default"] for key, spec in PROJECT.schema.items()}
     for name, field in Policy.model_fields.items():
         expected = field.default
         assert defaults[field.alias or name] == (

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from otp_service.components.options import InvalidArgumentError
-from tests.infra.conftest import Recording, RunProgram, pulumi_test
+from tests.support.pulumi_mocks import Recording, RunProgram, pulumi_test
 
 
 @pytest.mark.parametrize(

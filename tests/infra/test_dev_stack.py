@@ -11,7 +11,7 @@ from otp_service.components.functions import FUNCTION_TIMEOUT_SECONDS
 from otp_service.components.iam import parse_policy
 from otp_service.handlers.settings import Policy, Settings
 from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
-from tests.infra.conftest import RecordedResource, Recording, RunProgram, pulumi_test
+from tests.support.pulumi_mocks import RecordedResource, Recording, RunProgram, pulumi_test
 
 COMPONENT = "otp:index:OtpService"
 API_GATEWAY_TIMEOUT_SECONDS = 29

@@ -18,8 +18,8 @@ import pulumi
 
 from otp_service.components.events_plumbing import STREAM_MAX_RECORD_AGE_SECONDS
 from otp_service.handlers.settings import ENV_EVENTS_TOPIC_ARN
-from tests.infra.conftest import Recording, RunProgram, pulumi_test
 from tests.infra.test_dev_stack import allowed_actions, role_statements, service_key_arn
+from tests.support.pulumi_mocks import Recording, RunProgram, pulumi_test
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/otp-table-1a2b3c4"
 STREAM_ARN = f"{TABLE_ARN}/stream/2026-11-25T00:00:00.000"

@@ -11,7 +11,7 @@ import pytest
 
 from otp_service.components.iam import parse_policy
 from otp_service.handlers.settings import Policy
-from tests.infra.conftest import PROJECT_ROOT, Deployment, Recording, pulumi_test
+from tests.support.pulumi_mocks import PROJECT_ROOT, Deployment, Recording, pulumi_test
 
 CONSUMER = PROJECT_ROOT / "examples" / "consumer"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 
 from otp_service.components.iam import parse_policy
-from tests.infra.conftest import Recording, RunProgram, pulumi_test
+from tests.support.pulumi_mocks import Recording, RunProgram, pulumi_test
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

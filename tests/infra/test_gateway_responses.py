@@ -7,7 +7,7 @@ import json
 import pulumi
 
 from otp_service.components.gateway_responses import GATEWAY_RESPONSES
-from tests.infra.conftest import Recording, RunProgram, pulumi_test
+from tests.support.pulumi_mocks import Recording, RunProgram, pulumi_test
 
 RESPONSE = "aws:apigateway/response:Response"
 API_GATEWAY_RESPONSE_TYPES = {

@@ -14,7 +14,7 @@ from pulumi.provider.experimental.component import ComponentProvider
 from otp_service.components import OtpService
 from otp_service.components.options import argument_names
 from otp_service.handlers.settings import Policy
-from tests.infra.conftest import PROJECT_ROOT, Deployment, Recording, pulumi_test
+from tests.support.pulumi_mocks import PROJECT_ROOT, Deployment, Recording, pulumi_test
 
 PROVIDER = PROJECT_ROOT / "provider"
 

@@ -24,7 +24,7 @@ from otp_service.components.packaging import (
     build_dependency_layer,
     handlers_source_directory,
 )
-from tests.infra.conftest import PROJECT_ROOT, Recording, RunProgram, pulumi_test
+from tests.support.pulumi_mocks import PROJECT_ROOT, Recording, RunProgram, pulumi_test
 
 LAYER_CACHE = PROJECT_ROOT / "build" / "otp-service"
 

@@ -17,6 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from otp_service.local.provision import ACCOUNT_ID
 from otp_service.preflight import (
     AccountClients,
     Finding,
@@ -26,7 +27,7 @@ from otp_service.preflight import (
     main,
     run_checks,
 )
-from tests.infra.conftest import ACCOUNT_ID, PROJECT_ROOT, REGION
+from tests.support.pulumi_mocks import PROJECT_ROOT, REGION
 
 ORIGINATION_NUMBER = "+18885550100"
 PROD = ["smsOriginationNumber=" + ORIGINATION_NUMBER]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def wrong(code: str, offset: int = 1) -> str:

@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from otp_service.local.apigateway import LambdaContext
-
-from .conftest import Reply, Service
+from otp_service.local.proxy_integration import LambdaContext
+from tests.support.moto_service import Reply, Service
 
 ERROR_CODES: dict[str, dict[int, set[str]]] = {
     "/request-token": {

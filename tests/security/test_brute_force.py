@@ -8,9 +8,9 @@ import pytest
 
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
+from tests.support.moto_service import Reply, Service
 
 from .attack import RaceGate, wrong
-from .conftest import Reply, Service
 
 WINDOW = 3600
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from otp_service.handlers.settings import Policy
+from tests.support.moto_service import Reply, Service
 
 from .attack import wrong
-from .conftest import Reply, Service
 
 Step = tuple[int, dict[str, object], dict[str, str], list[str]]
 

@@ -17,9 +17,9 @@ from otp_service.components.functions import FUNCTION_TIMEOUT_SECONDS
 from otp_service.handlers.container import DATA_CONFIG, SEND_CONFIG
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
+from tests.support.moto_service import Reply, Service
 
 from .attack import is_redeem, wrong
-from .conftest import Reply, Service
 from .contract import assert_contract_error
 
 ROUTES = ("/request-token", "/verify-token", "/cancel-token")
@@ -80,7 +80,7 @@ def test_an_email_rejection_is_502_with_no_code_left(service: Service, code: str
     ids=["throttled", "internal-error", "read-timeout", "connect-timeout"],
 )
 def test_a_send_that_may_pass_is_503_and_leaves_no_code(service: Service, fault: Exception) -> None:
-    service.faults["sns.Publish"] = fault
+    service.faults.raise_on("sns.Publish", fault)
     reply = service.request()
     assert (reply.status, reply.headers["Retry-After"]) == (503, "2")
     assert_contract_error("/request-token", reply)

@@ -15,8 +15,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from otp_service.handlers.http import MAX_BODY_BYTES
+from tests.support.fuzzing import FUZZ
+from tests.support.moto_service import Reply, Service
 
-from .conftest import FUZZ, Reply, Service
 from .contract import (
     assert_contract_error,
     assert_echoes_nothing,

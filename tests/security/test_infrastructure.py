@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.infra.conftest import Recording, RunProgram, pulumi_test
+from tests.support.pulumi_mocks import Recording, RunProgram, pulumi_test
 
 with warnings.catch_warnings():
     # parliament 1.6.4 loads its data through pkg_resources and leaves the files open.

@@ -9,9 +9,10 @@ import re
 import pytest
 
 from otp_service.handlers.settings import Policy
+from tests.support.moto_service import Reply, Service
+from tests.support.output_capture import Capture
 
 from .attack import wrong
-from .conftest import Capture, Reply, Service
 from .contract import invoke, raw_event
 
 PHONE = "+14155550187"

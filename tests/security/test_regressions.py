@@ -7,8 +7,7 @@ import json
 import pytest
 
 from otp_service.handlers.settings import Policy
-
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def test_an_unknown_field_named_like_a_code_phone_or_email_is_not_echoed(

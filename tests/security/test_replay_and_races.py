@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from tests.support.moto_service import Reply, Service
+
 from .attack import wrong
-from .conftest import Reply, Service
 
 
 def test_an_approved_code_replayed_answers_exactly_like_a_wrong_one(service: Service) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from otp_service.handlers.settings import Policy
+from tests.support.moto_service import Service
 
-from .conftest import Service
 from .contract import snapshot
 
 WINDOW = 3600

@@ -1,6 +1,6 @@
 """The `OtpService` Pulumi component and its arguments."""
 
 from .options import AuthMode, InvalidArgumentError, OtpServiceArgs
-from .service import OtpService
+from .otp_service import OtpService
 
 __all__ = ["AuthMode", "InvalidArgumentError", "OtpService", "OtpServiceArgs"]

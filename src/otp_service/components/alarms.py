@@ -7,7 +7,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .api import STAGE_NAME, ServiceApi
 from .functions import (
     FUNCTION_TIMEOUT_SECONDS,
     METRICS_NAMESPACE,
@@ -16,6 +15,7 @@ from .functions import (
 )
 from .keys import ServiceKeys
 from .options import ServiceOptions
+from .rest_api import STAGE_NAME, ServiceApi
 
 PERIOD_SECONDS = 300
 CHANNELS = ("sms", "email", "unknown")

@@ -8,10 +8,10 @@ import pulumi
 import pulumi_aws as aws
 
 from .alarms import CHANNELS, SMS_DIRECT_PUBLISH_DIMENSION, SMS_SUCCESS_RATE_QUERY
-from .api import STAGE_NAME, ServiceApi
 from .functions import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, RouteFunction
 from .iam import AwsContext
 from .naming import physical_name
+from .rest_api import STAGE_NAME, ServiceApi
 
 OTP_METRICS = (
     "CodeSent",

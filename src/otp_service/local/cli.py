@@ -15,18 +15,18 @@ from types import FrameType
 
 import boto3
 
+from .api_gateway import LocalGateway
 from .clock import LocalClock
 from .console import Console
 from .control import LocalControl
 from .emulator import Emulator, point_aws_at, start_emulator
 from .faults import FaultInjector
 from .functions import FunctionHost, export_shared_environment
-from .gateway import LocalGateway
+from .http_server import LocalServer, is_loopback
 from .outbox import capture_deliveries
 from .provision import run_program
-from .routes import FunctionSpec, Gateway, gateway_of
-from .server import LocalServer, is_loopback
-from .stack_config import ConfigError, Project, find_project, parse_override, stack_config
+from .pulumi_config import ConfigError, Project, find_project, parse_override, stack_config
+from .routes import DeclaredApi, FunctionSpec, declared_api_of
 from .streams import StreamPoller, stream_mappings
 
 EMAIL_SENDER_VARIABLE = "OTP_EMAIL_SENDER"
@@ -131,15 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator = start_emulator()
     streams: StreamPoller | None = None
     try:
-        functions, gateway, streams = _start(
+        functions, api, streams = _start(
             project, arguments.stack, config, emulator, server, console
         )
         server.serve_in_background(
-            LocalGateway(gateway, functions, arguments.api_key),
+            LocalGateway(api, functions, arguments.api_key),
             LocalControl(console.outbox, functions.clock, functions.faults, console.events),
         )
         streams.start()
-        console.ready(project.name, arguments.stack, gateway, emulator.url, server.url)
+        console.ready(project.name, arguments.stack, api, emulator.url, server.url)
         stop.event.wait()
         console.line("otp-local: stopping")
         server.shutdown()
@@ -169,21 +169,21 @@ def _start(
     emulator: Emulator,
     server: LocalServer,
     console: Console,
-) -> tuple[FunctionHost, Gateway, StreamPoller]:
+) -> tuple[FunctionHost, DeclaredApi, StreamPoller]:
     region = config.get("aws:region", "us-east-1")
     point_aws_at(emulator, region)
     # There is no CloudWatch here: EMF metric blobs would only bury the request lines.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     capture_deliveries(console.outbox, console.events)
     deployment = run_program(project.program, project.name, stack, config, server.url)
-    gateway = gateway_of(deployment)
+    api = declared_api_of(deployment)
     mappings = stream_mappings(deployment)
-    declared = [route.function for route in gateway.routes] + [m.function for m in mappings]
+    declared = [route.function for route in api.routes] + [m.function for m in mappings]
     specs = list({spec.name: spec for spec in declared}.values())
     _verify_email_senders(specs, region)
     export_shared_environment(specs)
     host = FunctionHost(specs, LocalClock(), FaultInjector(), emulator.url, region)
-    return host, gateway, StreamPoller(mappings, host.invoke, region)
+    return host, api, StreamPoller(mappings, host.invoke, region)
 
 
 def _verify_email_senders(specs: list[FunctionSpec], region: str) -> None:

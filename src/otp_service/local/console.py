@@ -6,7 +6,7 @@ import threading
 from typing import TextIO
 
 from .outbox import CapturedMessage, EventLog, Outbox
-from .routes import Gateway
+from .routes import DeclaredApi
 
 
 class Console:
@@ -25,12 +25,12 @@ class Console:
             self._stream.flush()
 
     def ready(
-        self, project: str, stack: str, gateway: Gateway, emulator_url: str, url: str
+        self, project: str, stack: str, api: DeclaredApi, emulator_url: str, url: str
     ) -> None:
         """The route table, then the line with the URL that says the server is up."""
         rows = [("METHOD", "PATH", "FUNCTION", "HANDLER")] + [
             (route.method, route.path, route.function.name, route.function.handler)
-            for route in gateway.routes
+            for route in api.routes
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         self.line(

@@ -11,10 +11,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .apigateway import HttpResponse
 from .clock import LocalClock
 from .faults import FaultInjector
 from .outbox import EventLog, Outbox
+from .proxy_integration import HttpResponse
 
 PREFIX = "/_local/"
 

@@ -1,7 +1,8 @@
 """Local-only fault injection: make an AWS call fail the way the real service can.
 
 `POST /_local/faults` registers one; every later call of that operation by a function raises
-the error before it leaves the process, until `DELETE /_local/faults` clears them all.
+the error before it leaves the process, until `DELETE /_local/faults` clears them all. The
+in-process tests use the same injector, with any exception (a read timeout, say).
 """
 
 from __future__ import annotations
@@ -13,19 +14,35 @@ from botocore.exceptions import ClientError
 
 
 class FaultInjector:
-    """Operation (`sns.Publish`) -> the AWS error its next calls fail with."""
+    """Operation (`sns.Publish`) -> the error its next calls fail with."""
 
     def __init__(self) -> None:
-        self._faults: dict[str, tuple[str, int]] = {}
+        self._faults: dict[str, Exception] = {}
         self._lock = threading.Lock()
 
-    def inject(self, operation: str, code: str, status: int) -> None:
-        """Fail every later call of `operation` with AWS error `code` and HTTP `status`."""
-        service, _, name = operation.partition(".")
-        if not service or not name:
-            raise ValueError("operation must look like 'sns.Publish'")
+    def inject(
+        self,
+        operation: str,
+        code: str,
+        status: int,
+        message: str = "injected by otp-local",
+        **response: Any,
+    ) -> None:
+        """Fail every later call of `operation` with AWS error `code` and HTTP `status`.
+
+        `response` adds members to the error response (e.g. `CancellationReasons`).
+        """
+        error = {"Error": {"Code": code, "Message": message}}
+        metadata = {"ResponseMetadata": {"HTTPStatusCode": status}}
+        self.raise_on(
+            operation, ClientError({**error, **metadata, **response}, _operation_name(operation))
+        )
+
+    def raise_on(self, operation: str, error: Exception) -> None:
+        """Raise `error` from every later call of `operation`."""
+        _operation_name(operation)
         with self._lock:
-            self._faults[operation] = (code, status)
+            self._faults[operation] = error
 
     def clear(self) -> None:
         """Let every call through again."""
@@ -41,9 +58,12 @@ class FaultInjector:
         with self._lock:
             fault = self._faults.get(operation)
         if fault is not None:
-            code, status = fault
-            error = {"Code": code, "Message": "injected by otp-local"}
-            raise ClientError(
-                {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}},
-                operation.partition(".")[2],
-            )
+            raise fault
+
+
+def _operation_name(operation: str) -> str:
+    """`sns.Publish` -> `Publish`; anything else is refused."""
+    service, _, name = operation.partition(".")
+    if not service or not name:
+        raise ValueError("operation must look like 'sns.Publish'")
+    return name

@@ -22,9 +22,9 @@ from botocore.config import Config
 from ..handlers.api import lambda_handler
 from ..handlers.container import DATA_CONFIG, Container
 from ..handlers.settings import Settings
-from .apigateway import LambdaContext
 from .clock import LocalClock
 from .faults import FaultInjector
+from .proxy_integration import LambdaContext
 from .routes import FunctionSpec
 
 CODE_PACKAGE = "otp_service"

@@ -39,6 +39,7 @@ SES_DOMAIN_IDENTITY = "aws:ses/domainIdentity:DomainIdentity"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+STAGE = "aws:apigateway/stage:Stage"
 
 
 @dataclass(frozen=True)
@@ -187,39 +188,55 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
 
     def _recorded(self, args: MockResourceArgs, physical: str) -> dict[str, Any]:
         """Outputs for a resource the emulator does not need: the names and ARNs AWS reports."""
-        service = args.typ.split(":")[1].split("/", maxsplit=1)[0]
-        outputs: dict[str, Any] = {
-            "arn": f"arn:aws:{service}:{self._region}:{ACCOUNT_ID}:{physical}",
-        }
-        if args.typ == LAMBDA_FUNCTION:
-            arn = f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{physical}"
-            outputs["arn"] = arn
-            outputs["invokeArn"] = (
-                f"arn:aws:apigateway:{self._region}:lambda:path/2015-03-31/functions/"
-                f"{arn}/invocations"
-            )
-        elif args.typ == LAMBDA_ALIAS:
-            function = args.inputs["functionName"]
-            arn = f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{function}:{physical}"
-            outputs["arn"] = arn
-            outputs["invokeArn"] = (
-                f"arn:aws:apigateway:{self._region}:lambda:path/2015-03-31/functions/"
-                f"{arn}/invocations"
-            )
-        elif args.typ == "aws:lambda/layerVersion:LayerVersion":
-            layer = args.inputs.get("layerName", physical)
-            outputs["arn"] = f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:layer:{layer}:1"
-        elif args.typ in ("aws:iam/role:Role", "aws:iam/policy:Policy"):
-            kind = args.typ.rsplit(":", 1)[1].lower()
-            outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{physical}"
-        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
-            outputs["arn"] = f"arn:aws:logs:{self._region}:{ACCOUNT_ID}:log-group:{physical}"
-        elif args.typ == "aws:apigateway/restApi:RestApi":
-            outputs["rootResourceId"] = f"{physical}-root"
-            outputs["executionArn"] = f"arn:aws:execute-api:{self._region}:{ACCOUNT_ID}:{physical}"
-        elif args.typ == "aws:apigateway/stage:Stage":
+        outputs = plausible_outputs(args.typ, f"{physical}-id", physical, args.inputs, self._region)
+        if args.typ == STAGE:
             outputs["invokeUrl"] = self._local_url
         return outputs
+
+
+def plausible_outputs(
+    resource_type: str, resource_id: str, physical: str, inputs: Mapping[str, Any], region: str
+) -> dict[str, Any]:
+    """What AWS reports back for a resource it created (wire names): its name, ARN and the like."""
+    service = resource_type.split(":")[1].split("/", maxsplit=1)[0]
+    outputs: dict[str, Any] = {
+        "name": physical,
+        "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{physical}",
+    }
+    if resource_type == KMS_KEY:
+        outputs["keyId"] = resource_id
+        outputs["arn"] = f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}"
+    elif resource_type == TABLE:
+        outputs["arn"] = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}"
+        if inputs.get("streamEnabled"):
+            outputs["streamArn"] = f"{outputs['arn']}/stream/2026-11-25T00:00:00.000"
+    elif resource_type in (LAMBDA_FUNCTION, LAMBDA_ALIAS):
+        function = physical
+        if resource_type == LAMBDA_ALIAS:
+            function = f"{inputs['functionName']}:{physical}"
+        else:
+            outputs["version"] = "1" if inputs.get("publish") else "$LATEST"
+        arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function}"
+        outputs["arn"] = arn
+        outputs["invokeArn"] = (
+            f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        )
+    elif resource_type == "aws:lambda/layerVersion:LayerVersion":
+        layer = inputs.get("layerName", physical)
+        outputs["arn"] = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{layer}:1"
+    elif resource_type in ("aws:iam/role:Role", "aws:iam/policy:Policy"):
+        kind = resource_type.rsplit(":", 1)[1].lower()
+        outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{physical}"
+    elif resource_type == "aws:cloudwatch/logGroup:LogGroup":
+        outputs["arn"] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{physical}"
+    elif resource_type == "aws:apigateway/restApi:RestApi":
+        outputs["rootResourceId"] = f"{resource_id}-root"
+        outputs["executionArn"] = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{resource_id}"
+    elif resource_type == STAGE:
+        rest_api, stage = inputs["restApi"], inputs["stageName"]
+        outputs["invokeUrl"] = f"https://{rest_api}.execute-api.{region}.amazonaws.com/{stage}"
+        outputs["arn"] = f"arn:aws:apigateway:{region}::/restapis/{rest_api}/stages/{stage}"
+    return outputs
 
 
 def run_program(

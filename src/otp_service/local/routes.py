@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from .provision import LAMBDA_ALIAS, LAMBDA_FUNCTION, DeclaredResource, Deployment
+from .provision import LAMBDA_ALIAS, LAMBDA_FUNCTION, STAGE, DeclaredResource, Deployment
 
 REST_API = "aws:apigateway/restApi:RestApi"
 RESOURCE = "aws:apigateway/resource:Resource"
 METHOD = "aws:apigateway/method:Method"
 INTEGRATION = "aws:apigateway/integration:Integration"
-STAGE = "aws:apigateway/stage:Stage"
 GATEWAY_RESPONSE = "aws:apigateway/response:Response"
 _HEADER_PARAMETER = "gatewayresponse.header."
 
@@ -54,14 +53,14 @@ class GatewayResponseSpec:
 
 
 @dataclass(frozen=True)
-class Gateway:
+class DeclaredApi:
     """The routes of the program's REST API and the stage that serves them."""
 
     stage: str
     routes: tuple[Route, ...]
     binary_media_types: tuple[str, ...]
     responses: Mapping[str, GatewayResponseSpec] = field(default_factory=dict)
-    """Gateway responses by type (`MISSING_AUTHENTICATION_TOKEN`, `DEFAULT_4XX`, ...)."""
+    """DeclaredApi responses by type (`MISSING_AUTHENTICATION_TOKEN`, `DEFAULT_4XX`, ...)."""
 
     def find(self, method: str, path: str) -> Route | None:
         """The route for a request, or None (API Gateway then answers 403)."""
@@ -85,7 +84,7 @@ def path_parameters(template: str, path: str) -> dict[str, str] | None:
     return parameters
 
 
-def gateway_of(deployment: Deployment) -> Gateway:
+def declared_api_of(deployment: Deployment) -> DeclaredApi:
     """Read the one REST API's Lambda proxy routes from what the program declared."""
     apis = deployment.of_type(REST_API)
     if len(apis) != 1:
@@ -128,7 +127,7 @@ def gateway_of(deployment: Deployment) -> Gateway:
     if not routes:
         raise UnsupportedProgramError("the program's REST API declares no routes")
     stages = deployment.of_type(STAGE)
-    return Gateway(
+    return DeclaredApi(
         stage=str(stages[0].state["stageName"]) if stages else "local",
         routes=tuple(sorted(routes, key=lambda r: (r.path, r.method))),
         binary_media_types=tuple(api.state.get("binaryMediaTypes") or ()),

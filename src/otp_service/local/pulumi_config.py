@@ -48,7 +48,7 @@ def parse_override(text: str) -> tuple[str, str]:
 
 
 def stack_config(
-    project: Project, stack: str, overrides: Sequence[tuple[str, str]] = ()
+    project: Project, stack: str, overrides: Sequence[tuple[str, Any]] = ()
 ) -> dict[str, str]:
     """Project defaults, then `Pulumi.<stack>.yaml`, then each override, as namespaced strings."""
     values: dict[str, Any] = {

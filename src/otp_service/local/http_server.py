@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .apigateway import HttpResponse
+from .api_gateway import GatewayRequest, LocalGateway
 from .control import PREFIX, LocalControl
-from .gateway import GatewayRequest, LocalGateway
+from .proxy_integration import HttpResponse
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 """API Gateway's payload limit; the handlers enforce the contract's smaller one themselves."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,35 +10,23 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import pulumi
 import pytest
-import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.stack import wait_for_rpcs
 
+from otp_service.local.provision import ACCOUNT_ID, plausible_outputs
+from otp_service.local.pulumi_config import find_project, stack_config
+
 P = ParamSpec("P")
 T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PROJECT = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
-PROJECT_NAME: str = PROJECT["name"]
-ACCOUNT_ID = "123456789012"
+PROJECT = find_project(PROJECT_ROOT)
 REGION = "us-east-1"
 
 
 def pulumi_test(test: Callable[P, pulumi.Output[T]]) -> Callable[P, None]:
     """`pulumi.runtime.test` with types: runs the test and awaits the `Output` it returns."""
     return cast("Callable[P, None]", pulumi.runtime.test(test))  # type: ignore[no-untyped-call]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Ignore the one deprecation pulumi-aws 7.51.1 raises when `pulumi_aws.lambda_` is imported.
-
-    The package warns at import time about its own `MicrovmsImage` resource, which this project
-    never uses; every other warning still fails the run.
-    """
-    config.addinivalue_line(
-        "filterwarnings",
-        r"ignore:aws\.lambda/microvmsimage\.MicrovmsImage has been deprecated:DeprecationWarning",
-    )
 
 
 @dataclass(frozen=True)
@@ -87,7 +74,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         resource_id = f"{args.name}-id"
-        return resource_id, {**args.inputs, **_fake_outputs(args.typ, args.name, args.inputs)}
+        physical = args.inputs.get("name") or f"{args.name}-1a2b3c4"
+        outputs = plausible_outputs(args.typ, resource_id, physical, args.inputs, REGION)
+        return resource_id, {**args.inputs, **outputs}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         return _invoke_result(args.token), []
@@ -131,77 +120,6 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
-def _fake_outputs(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """What AWS would report back for a resource (wire names are camelCase): names and ARNs."""
-    physical = inputs.get("name") or f"{name}-1a2b3c4"
-    service = type_token.split(":")[1].split("/", maxsplit=1)[0]
-    outputs: dict[str, Any] = {
-        "name": physical,
-        "arn": f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{physical}",
-    }
-    if type_token == "aws:kms/key:Key":
-        outputs["keyId"] = f"{name}-id"
-        outputs["arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{name}-id"
-    elif type_token == "aws:dynamodb/table:Table":
-        outputs["arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}"
-        if inputs.get("streamEnabled"):
-            outputs["streamArn"] = f"{outputs['arn']}/stream/2026-11-25T00:00:00.000"
-    elif type_token == "aws:cloudwatch/logGroup:LogGroup":
-        outputs["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}"
-    elif type_token == "aws:lambda/function:Function":
-        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
-        outputs["arn"] = arn
-        outputs["version"] = "1" if inputs.get("publish") else "$LATEST"
-        outputs["invokeArn"] = (
-            f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
-        )
-    elif type_token == "aws:lambda/alias:Alias":
-        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{inputs['functionName']}:{physical}"
-        outputs["arn"] = arn
-        outputs["invokeArn"] = (
-            f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
-        )
-    elif type_token == "aws:lambda/layerVersion:LayerVersion":
-        outputs["arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{inputs['layerName']}:1"
-    elif type_token == "aws:iam/role:Role":
-        outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
-    elif type_token == "aws:iam/policy:Policy":
-        outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:policy/{physical}"
-    elif type_token == "aws:apigateway/restApi:RestApi":
-        outputs["rootResourceId"] = f"{name}-root"
-        outputs["executionArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{name}-id"
-    elif type_token == "aws:apigateway/stage:Stage":
-        stage = inputs["stageName"]
-        outputs["invokeUrl"] = (
-            f"https://{inputs['restApi']}.execute-api.{REGION}.amazonaws.com/{stage}"
-        )
-        outputs["arn"] = (
-            f"arn:aws:apigateway:{REGION}::/restapis/{inputs['restApi']}/stages/{stage}"
-        )
-    return outputs
-
-
-def config_string(value: Any) -> str:
-    """A config value as the Pulumi CLI hands it to a program."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
-
-
-def stack_config(stack: str, overrides: dict[str, Any]) -> dict[str, str]:
-    """Pulumi.yaml's defaults, overlaid with Pulumi.<stack>.yaml and then `overrides`."""
-    values = {
-        f"{PROJECT_NAME}:{key}": spec["default"]
-        for key, spec in PROJECT["config"].items()
-        if "default" in spec
-    }
-    values.update(yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"])
-    values.update({f"{PROJECT_NAME}:{key}": value for key, value in overrides.items()})
-    return {key: config_string(value) for key, value in values.items()}
-
-
 @dataclass
 class Deployment:
     """A program run under fresh mocks; `settled()` resolves once every resource registered."""
@@ -227,7 +145,7 @@ def start_deployment(stack: str) -> Recording:
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks,
-        project=PROJECT_NAME,
+        project=PROJECT.name,
         stack=stack,
         preview=False,
         monitor=RecordingMonitor(mocks, recording),
@@ -246,7 +164,7 @@ def run_stack() -> RunProgram:
         stack: str = "dev", program: Path = PROJECT_ROOT / "__main__.py", **overrides: Any
     ) -> Deployment:
         recording = start_deployment(stack)
-        pulumi.runtime.set_all_config(stack_config(stack, overrides))
+        pulumi.runtime.set_all_config(stack_config(PROJECT, stack, list(overrides.items())))
         runpy.run_path(str(program), run_name="__main__")
         return Deployment(recording)
 

@@ -9,7 +9,6 @@ from typing import Optional
 import pulumi
 
 from .alarms import create_alarm_topic, create_alarms
-from .api import create_api
 from .dashboard import create_dashboard
 from .events_plumbing import connect_stream, create_events_plumbing
 from .functions import CANCEL_TOKEN, REQUEST_TOKEN, VERIFY_TOKEN, create_functions
@@ -17,6 +16,7 @@ from .iam import AwsContext
 from .keys import create_keys
 from .options import OtpServiceArgs, resolve_options
 from .packaging import default_build_directory
+from .rest_api import create_api
 from .sms import create_sms_preferences
 from .storage import create_table
 

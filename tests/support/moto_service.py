@@ -1,4 +1,4 @@
-"""A moto-backed service: table, KMS HMAC key, SES identity, and a clock the tests move."""
+"""The handlers wired to moto in this process, with a clock the tests move; and its fixtures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -18,16 +17,14 @@ from moto.sns.models import sns_backends
 import otp_service.handlers.cancel_token as cancel_token
 import otp_service.handlers.request_token as request_token
 import otp_service.handlers.verify_token as verify_token
-from otp_service.components.events_plumbing import STREAM_VIEW_TYPE
 from otp_service.handlers.api import Handler, lambda_handler
 from otp_service.handlers.container import Container
 from otp_service.handlers.settings import Policy, Settings
-from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
-from otp_service.local.apigateway import LambdaContext, proxy_event
 from otp_service.local.atomic import make_dynamodb_atomic
+from otp_service.local.faults import FaultInjector
+from otp_service.local.moto_resources import REGION, create_service_resources
+from otp_service.local.proxy_integration import LambdaContext, proxy_event
 
-REGION = "us-east-1"
-SENDER = "no-reply@example.com"
 START = 1_800_000_000.0
 
 
@@ -60,7 +57,7 @@ class Service:
     settings: Settings
     clock: FakeClock
     session: boto3.session.Session
-    faults: dict[str, Exception] = field(default_factory=dict)
+    faults: FaultInjector = field(default_factory=FaultInjector)
     calls: list[str] = field(default_factory=list)
     container: Container = field(init=False)
 
@@ -71,14 +68,7 @@ class Service:
         self, operation: str, code: str, status: int = 400, message: str = "injected", **extra: Any
     ) -> None:
         """Make every later call of `operation` (e.g. "dynamodb.UpdateItem") fail with `code`."""
-        self.faults[operation] = ClientError(
-            {
-                "Error": {"Code": code, "Message": message},
-                "ResponseMetadata": {"HTTPStatusCode": status},
-                **extra,
-            },
-            operation.split(".")[1],
-        )
+        self.faults.inject(operation, code, status, message, **extra)
 
     def cold_start(self) -> None:
         """A new container: fresh collaborators, so the MAC subkey is derived again."""
@@ -106,11 +96,9 @@ class Service:
         """Stop injecting faults."""
         self.faults.clear()
 
-    def _before_call(self, event_name: str, **_: Any) -> None:
-        operation = event_name.removeprefix("before-call.")
-        self.calls.append(operation)
-        if operation in self.faults:
-            raise self.faults[operation]
+    def record_call(self, event_name: str, **_: Any) -> None:
+        """A botocore `before-call` hook: keep the operation's name (`dynamodb.UpdateItem`)."""
+        self.calls.append(event_name.removeprefix("before-call."))
 
     def call(
         self, route: str, body: Any, headers: dict[str, str] | None = None, raw: str | None = None
@@ -161,34 +149,6 @@ class Service:
         return list(client.scan(TableName=self.settings.table_name)["Items"])
 
 
-def create_service_resources(policy: Policy) -> Settings:
-    """Create the table, MAC key and sender identity the component would, in moto."""
-    session = boto3.session.Session()
-    dynamodb = session.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="otp-codes",
-        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": PARTITION_KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
-    )
-    dynamodb.update_time_to_live(
-        TableName="otp-codes",
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )
-    kms = session.client("kms", region_name=REGION)
-    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-    kms.create_alias(AliasName="alias/otp-mac", TargetKeyId=key["KeyId"])
-    session.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
-    return Settings(
-        table_name="otp-codes",
-        mac_key_id="alias/otp-mac",
-        brand_name="Acme",
-        email_sender=SENDER,
-        policy=policy,
-    )
-
-
 @pytest.fixture
 def policy() -> Policy:
     """The policy under test; override in a test module to change it."""
@@ -207,5 +167,6 @@ def service(policy: Policy, clock: FakeClock) -> Iterator[Service]:
         settings = create_service_resources(policy)
         session = boto3.session.Session(region_name=REGION)
         service = Service(settings, clock, session)
-        session.events.register("before-call", service._before_call)
+        session.events.register("before-call", service.record_call)
+        service.faults.attach(session)
         yield service

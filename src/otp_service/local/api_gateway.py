@@ -8,9 +8,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .apigateway import HttpResponse, http_response, proxy_event
 from .functions import FunctionHost
-from .routes import Gateway, path_parameters
+from .proxy_integration import HttpResponse, http_response, proxy_event
+from .routes import DeclaredApi, path_parameters
 
 logger = logging.getLogger("otp_local")
 
@@ -38,14 +38,14 @@ class GatewayAnswer:
 class LocalGateway:
     """The REST API's routes, proxied to the functions in this process."""
 
-    def __init__(self, gateway: Gateway, functions: FunctionHost, api_key: str | None) -> None:
-        self._gateway = gateway
+    def __init__(self, api: DeclaredApi, functions: FunctionHost, api_key: str | None) -> None:
+        self._api = api
         self._functions = functions
         self._api_key = api_key
 
     def handle(self, request: GatewayRequest) -> GatewayAnswer:
         """The answer API Gateway and the route's function give the request."""
-        route = self._gateway.find(request.method, request.path)
+        route = self._api.find(request.method, request.path)
         event = proxy_event(
             request.method,
             request.path,
@@ -53,10 +53,10 @@ class LocalGateway:
             body=request.body,
             query=request.query,
             source_ip=request.source_ip,
-            stage=self._gateway.stage,
+            stage=self._api.stage,
             resource=route.path if route is not None else request.path,
             api_key=self._api_key,
-            binary_media_types=self._gateway.binary_media_types,
+            binary_media_types=self._api.binary_media_types,
         )
         if route is not None:
             event["pathParameters"] = path_parameters(route.path, request.path) or None
@@ -84,7 +84,7 @@ class LocalGateway:
         """API Gateway's own answer of `response_type`: the program's gateway response for it,
         else for DEFAULT_4XX/5XX, else AWS's `{"message": ...}`."""
         default = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
-        responses = self._gateway.responses
+        responses = self._api.responses
         spec = responses.get(response_type) or responses.get(default)
         if spec is None:
             return _message(status, message)
