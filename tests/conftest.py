@@ -32,19 +32,33 @@ pytest_plugins = (
 
 TIERS = {
     "unit": "unit",
+    "client": "unit",
+    "client/test_local_stack.py": "e2e",
     "handlers": "integration",
     "e2e": "e2e",
     "infra": "infra",
     "security": "security",
 }
-"""Folder under tests/ -> the tier marker its tests carry (declared in pyproject.toml)."""
+"""Folder (or file) under tests/ -> the tier marker its tests carry (declared in pyproject.toml).
+
+The longest matching path wins, so one file can sit in another tier than its folder.
+"""
 
 _TESTS = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        folder = item.path.relative_to(_TESTS).parts[0]
-        if folder not in TIERS:
-            raise pytest.UsageError(f"tests/{folder}/ has no tier: add it to TIERS in {__file__}")
-        item.add_marker(TIERS[folder])
+        path = item.path.relative_to(_TESTS).as_posix()
+        tier = next(
+            (TIERS[p] for p in sorted(TIERS, key=len, reverse=True) if _under(path, p)), None
+        )
+        if tier is None:
+            raise pytest.UsageError(
+                f"tests/{path} has no tier: add its folder to TIERS in {__file__}"
+            )
+        item.add_marker(tier)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(f"{prefix}/")
