@@ -29,10 +29,18 @@ _OPERATIONS = (
 
 
 def make_dynamodb_atomic() -> None:
-    """Serialise moto's DynamoDB item operations across threads; safe to call twice."""
+    """Serialise moto's DynamoDB item operations across threads; safe to call twice.
+
+    Also makes transactions cost the same at any table size and retries idempotent
+    (`dynamodb_fidelity`).
+    """
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto loads slowly
     from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
 
+    from . import dynamodb_fidelity  # noqa: PLC0415 - it imports moto
+
+    # Under the lock: a transaction's item backup and its writes are one step.
+    dynamodb_fidelity.install(_LOCK)
     targets: list[tuple[type, str]] = [(DynamoDBBackend, name) for name in _OPERATIONS]
     targets.append((DynamoHandler, "update_item"))
     for owner, name in targets:
@@ -50,3 +58,10 @@ def _serialised(method: Any) -> Any:
 
     locked._otp_atomic = True  # type: ignore[attr-defined]
     return locked
+
+
+def sweep_expired_items(now: float) -> int:
+    """Delete every item whose TTL has passed at `now`, as DynamoDB's TTL would; how many."""
+    from . import dynamodb_fidelity  # noqa: PLC0415 - it imports moto
+
+    return dynamodb_fidelity.sweep_expired(now, _LOCK)

@@ -16,6 +16,7 @@ from types import FrameType
 import boto3
 
 from .api_gateway import LocalGateway
+from .atomic import sweep_expired_items
 from .clock import LocalClock
 from .console import Console
 from .control import LocalControl
@@ -30,6 +31,8 @@ from .routes import DeclaredApi, FunctionSpec, declared_api_of
 from .streams import StreamPoller, stream_mappings
 
 EMAIL_SENDER_VARIABLE = "OTP_EMAIL_SENDER"
+TTL_SWEEP_INTERVAL_SECONDS = 5.0
+"""How often expired items are deleted from the emulator's tables."""
 PLACEHOLDER_EMAIL_SENDER = "otp-local@example.com"
 """The sender of captured email when the stack configures none, so both channels just work."""
 
@@ -140,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         streams.start()
         console.ready(project.name, arguments.stack, api, emulator.url, server.url)
+        threading.Thread(
+            target=_sweep_expired_items, args=(functions.clock, stop.event), daemon=True
+        ).start()
         stop.event.wait()
         console.line("otp-local: stopping")
         server.shutdown()
@@ -152,6 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             streams.stop()
         emulator.stop()
     return 0
+
+
+def _sweep_expired_items(clock: LocalClock, stopped: threading.Event) -> None:
+    """Delete expired items every few seconds, as DynamoDB's TTL process does (in days, there)."""
+    while not stopped.wait(TTL_SWEEP_INTERVAL_SECONDS):
+        sweep_expired_items(clock())
 
 
 def _project() -> Project:

@@ -1,0 +1,132 @@
+"""The local stack's DynamoDB keeps the guarantees the service relies on, at any table size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.dynamodb.models.table import Table
+
+from otp_service.local import dynamodb_fidelity
+from otp_service.local.atomic import make_dynamodb_atomic, sweep_expired_items
+
+TABLE = "fidelity"
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    make_dynamodb_atomic()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+        )
+        yield client
+
+
+def _count_up(key: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": key}},
+            "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+
+
+def _put_if_absent(key: str) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": TABLE,
+            "Item": {"pk": {"S": key}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def _count(client: Any, key: str) -> int | None:
+    item = client.get_item(TableName=TABLE, Key={"pk": {"S": key}}).get("Item")
+    return None if item is None else int(item["n"]["N"])
+
+
+def test_a_transaction_never_copies_the_whole_table(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's own backup deep-copies every touched table: a cost that grows with the table."""
+
+    def refuse(self: Table, memo: object) -> Table:
+        raise AssertionError("the whole table was copied")
+
+    monkeypatch.setattr(Table, "__deepcopy__", refuse, raising=False)
+    dynamodb.transact_write_items(TransactItems=[_count_up("a"), _put_if_absent("b")])
+    assert _count(dynamodb, "a") == 1
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb: Any) -> None:
+    dynamodb.transact_write_items(TransactItems=[_count_up("counted"), _put_if_absent("taken")])
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(
+            TransactItems=[_count_up("counted"), _count_up("new"), _put_if_absent("taken")]
+        )
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert (_count(dynamodb, "counted"), _count(dynamodb, "new")) == (1, None)
+
+
+def test_a_retried_transaction_with_its_token_writes_once(dynamodb: Any) -> None:
+    binary = {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "mac"}, "b": {"B": b"\x00\xff"}}}}
+    for _ in range(2):
+        dynamodb.transact_write_items(
+            TransactItems=[_count_up("a"), binary], ClientRequestToken="t-1"
+        )
+    assert _count(dynamodb, "a") == 1
+
+
+def test_a_token_reused_with_other_parameters_is_refused(dynamodb: Any) -> None:
+    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="t-1")
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=[_count_up("b")], ClientRequestToken="t-1")
+    assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert _count(dynamodb, "b") is None
+
+
+def test_a_token_is_new_again_after_ten_minutes(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(dynamodb_fidelity, "_monotonic", lambda: now[0])
+    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="t-2")
+    now[0] += dynamodb_fidelity.IDEMPOTENCY_WINDOW_SECONDS
+    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="t-2")
+    assert _count(dynamodb, "a") == 2
+
+
+def test_a_failed_transaction_can_be_retried_with_its_token(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "taken"}})
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[_put_if_absent("taken")], ClientRequestToken="t"
+        )
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "taken"}})
+    dynamodb.transact_write_items(TransactItems=[_put_if_absent("taken")], ClientRequestToken="t")
+    assert dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "taken"}}).get("Item")
+
+
+def test_the_sweep_deletes_expired_items_only(dynamodb: Any) -> None:
+    for key, expires in (("old", "999"), ("due", "1000"), ("live", "1001")):
+        dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": key}, "ttl": {"N": expires}})
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "forever"}})
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "text"}, "ttl": {"S": "1"}})
+    assert sweep_expired_items(now=1000.0) == 1
+    left = {item["pk"]["S"] for item in dynamodb.scan(TableName=TABLE)["Items"]}
+    assert left == {"due", "live", "forever", "text"}
