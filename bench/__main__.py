@@ -114,7 +114,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             runs.append(
                 load.run_load(REPO, clients, arguments.load_seconds, arguments.overrides).as_json()
             )
-        results["load"] = {"runs": runs}
+        _progress("4/6 otp-local as its table fills")
+        growth = load.run_growth(REPO, samples=30 if arguments.quick else 100)
+        results["load"] = {"runs": runs, "growth": growth.as_json()}
 
     _progress("5/6 artifact sizes")
     built = artifacts.measure_artifacts()

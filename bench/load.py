@@ -1,4 +1,4 @@
-"""Item 4: the local stack under bounded loopback load, request+verify flows.
+"""Item 4: the local stack under bounded loopback load, request+verify flows, and as it fills.
 
 Starts `otp-local` on a free loopback port, then runs a fixed number of closed-loop clients for
 a fixed time: each asks for a code for a user and number no one else uses, reads the code off
@@ -10,6 +10,7 @@ server, so the figures are for this machine under this load, not a capacity clai
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -30,6 +31,7 @@ from .environment import isolate_from_aws
 from .stats import percentile
 
 _READY = re.compile(r"serving on (http://[^\s]+)")
+_EMULATOR = re.compile(r"AWS emulator \(moto\) at (http://[^\s]+)")
 _MESSAGE = re.compile(r"\[outbox\] sms to (\+\d+) at ")
 _CODE = re.compile(r"\b(\d{6,10})\b")
 _AREA_CODES = ("415", "212", "312", "617", "646", "206", "303", "512")
@@ -57,8 +59,12 @@ class LoadResult:
     server_exit_code: int | None
     meets_zero_errors: bool = field(init=False)
 
+    target_flows_per_second: float = 100.0
+    meets_flows_target: bool = field(init=False)
+
     def __post_init__(self) -> None:
         self.meets_zero_errors = self.errors == 0
+        self.meets_flows_target = self.flows_per_second >= self.target_flows_per_second
 
     def as_json(self) -> dict[str, Any]:
         """The result as plain JSON values."""
@@ -72,6 +78,7 @@ class _Codes:
         self._codes: dict[str, str] = {}
         self._changed = threading.Condition()
         self.ready_url: str | None = None
+        self.emulator_url: str | None = None
         self.lines: list[str] = []
 
     def read(self, stream: TextIO) -> None:
@@ -79,6 +86,9 @@ class _Codes:
         for line in stream:
             if self.ready_url is None:
                 self.lines.append(line.rstrip())
+                emulator = _EMULATOR.search(line)
+                if emulator:
+                    self.emulator_url = emulator.group(1)
                 match = _READY.search(line)
                 if match:
                     with self._changed:
@@ -184,10 +194,9 @@ def _run_client(
         connection.close()
 
 
-def run_load(
-    repo: Path, clients: int, seconds: float, overrides: list[str], window: float = 5.0
-) -> LoadResult:
-    """Run `clients` closed-loop request+verify clients for `seconds` against a fresh otp-local."""
+@contextlib.contextmanager
+def _local_stack(repo: Path, overrides: list[str]) -> Iterator[tuple[_Codes, list[int | None]]]:
+    """A fresh otp-local on a free port with its console read; the exit code after SIGINT."""
     script = Path(sys.executable).with_name("otp-local")
     command = [str(script), "--host", "127.0.0.1", "--port", "0", "--stack", "dev"]
     for override in overrides:
@@ -207,9 +216,25 @@ def run_load(
     assert server.stdout is not None
     reader = threading.Thread(target=codes.read, args=(server.stdout,), daemon=True)
     reader.start()
-    exit_code: int | None = None
+    exit_code: list[int | None] = [None]
     try:
-        url = codes.wait_ready(timeout=120)
+        codes.wait_ready(timeout=120)
+        yield codes, exit_code
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            exit_code[0] = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def run_load(
+    repo: Path, clients: int, seconds: float, overrides: list[str], window: float = 5.0
+) -> LoadResult:
+    """Run `clients` closed-loop request+verify clients for `seconds` against a fresh otp-local."""
+    with _local_stack(repo, overrides) as (codes, exit_code):
+        url = codes.wait_ready(timeout=0)
         numbers, numbers_lock = _destinations(), threading.Lock()
         results = [_Client() for _ in range(clients)]
         t0 = time.perf_counter()
@@ -226,13 +251,6 @@ def run_load(
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - t0
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            exit_code = server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     samples = [s for c in results for s in c.samples]
     errors = [e for c in results for e in c.errors]
     latencies = [ms for _, _, ms in samples]
@@ -263,8 +281,116 @@ def run_load(
         rps_first_window=round(first / window, 1),
         rps_last_window=round(last / window, 1),
         window_seconds=window,
-        server_exit_code=exit_code,
+        server_exit_code=exit_code[0],
     )
+
+
+@dataclass
+class GrowthResult:
+    """Sequential request-token latency with the table holding few users and many."""
+
+    sizes: list[int]
+    samples: int
+    p50_ms: list[float]
+    items: list[int]
+    seed_seconds: float
+    ratio: float
+    target: float = 1.5
+    meets_target: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.meets_target = self.ratio <= self.target
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as plain JSON values."""
+        return asdict(self)
+
+
+def run_growth(
+    repo: Path, sizes: tuple[int, ...] = (100, 50_000), samples: int = 100
+) -> GrowthResult:
+    """p50 of request-token (new user, sequential) once the table holds each number of users.
+
+    The users are seeded straight into the emulator's table: the items one real request-token
+    left, copied under new user IDs (and per-destination items under new keys), so the table
+    holds what that many users would leave, in a fraction of the time their requests would take.
+    """
+    import boto3
+
+    with _local_stack(repo, []) as (codes, _):
+        url = codes.wait_ready(timeout=0)
+        assert codes.emulator_url is not None, "otp-local did not print its emulator's URL"
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=codes.emulator_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        table = dynamodb.list_tables()["TableNames"][0]
+        key = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"][0]["AttributeName"]
+        host, port = url.removeprefix("http://").rstrip("/").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        numbers = _destinations()
+        template = "seed-template"
+        status, answer = _post(
+            connection, "/request-token", {"user_id": template, "destination": next(numbers)}
+        )
+        assert status == 202, answer
+        items = dynamodb.scan(TableName=table)["Items"]
+        seeded, seed_seconds = 1, 0.0
+        p50s, counts = [], []
+        for size in sizes:
+            started = time.perf_counter()
+            _seed(dynamodb, table, key, items, template, range(seeded, size))
+            seed_seconds += time.perf_counter() - started
+            seeded = max(seeded, size)
+            latencies = []
+            for n in range(samples):
+                body = {"user_id": f"growth-{size}-{n}", "destination": next(numbers)}
+                start = time.perf_counter()
+                status, answer = _post(connection, "/request-token", body)
+                latencies.append((time.perf_counter() - start) * 1000)
+                assert status == 202, answer
+            p50s.append(round(percentile(latencies, 0.5), 2))
+            counts.append(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
+        connection.close()
+    return GrowthResult(
+        sizes=list(sizes),
+        samples=samples,
+        p50_ms=p50s,
+        items=counts,
+        seed_seconds=round(seed_seconds, 1),
+        ratio=round(p50s[-1] / p50s[0], 2),
+    )
+
+
+def _seed(
+    dynamodb: Any,
+    table: str,
+    key: str,
+    template: list[dict[str, Any]],
+    user: str,
+    users: range,
+) -> None:
+    batch: list[dict[str, Any]] = []
+    for n in users:
+        for item in template:
+            copy = dict(item)
+            value = item[key]["S"]
+            copy[key] = {"S": value.replace(user, f"seed-{n}") if user in value else f"{value}-{n}"}
+            batch.append({"PutRequest": {"Item": copy}})
+            if len(batch) == 25:
+                _write(dynamodb, table, batch)
+                batch = []
+    if batch:
+        _write(dynamodb, table, batch)
+
+
+def _write(dynamodb: Any, table: str, batch: list[dict[str, Any]]) -> None:
+    pending = {table: batch}
+    while pending:
+        pending = dynamodb.batch_write_item(RequestItems=pending)["UnprocessedItems"]
 
 
 if __name__ == "__main__":
