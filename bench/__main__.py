@@ -77,7 +77,7 @@ def _progress(text: str) -> None:
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     """Every item, in order; the JSON document the markdown is rendered from."""
     isolate_from_aws()
-    from . import artifacts, calls, coldstart, cost, load, prices, warm
+    from . import artifacts, calls, coldstart, cost, first_request, load, prices, warm
 
     if arguments.quick:
         arguments.cold_runs, arguments.warm_iterations, arguments.load_seconds = 3, 30, 5.0
@@ -100,6 +100,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "import_profile": profile,
         "import_profile_columns": list(next(iter(profile.values()))),
     }
+    _progress(f"2/6 cold start to the first answer, {arguments.cold_runs} fresh processes each")
+    first = first_request.measure_first_requests(arguments.cold_runs, REPO)
+    results["cold_start"]["first_request"] = [f.as_json() for f in first]
 
     _progress(f"3/6 warm latency, {arguments.warm_iterations} samples per operation")
     warm_rows = warm.measure_warm(arguments.warm_iterations)

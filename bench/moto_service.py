@@ -89,9 +89,8 @@ def running_service(policy: Policy = BENCH_POLICY, *, record_calls: bool) -> Ite
 def empty_table(table_name: str) -> None:
     """Drop every item from moto's copy of the table.
 
-    moto backs up each table a transaction touches with a deep copy, so its TransactWriteItems
-    slows down as the table grows; DynamoDB's does not. Emptying the table between samples keeps
-    that emulator cost small and equal for the handler and the bare calls.
+    Emptying the table between samples makes every sample, the handler's and the bare calls',
+    meet the same table (and the same conditions).
     """
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
     backend.tables[table_name].items.clear()

@@ -63,6 +63,20 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]
                     _status(restored_ok),
                 )
             )
+    for cold in results["cold_start"].get("first_request", []):
+        status = _status(cold["meets_target"])
+        if not cold["meets_target"]:
+            status += f" ({_by(cold['ratio'], cold['target'])})"
+        rows.append(
+            (
+                "2",
+                f"cold start to the first answer: {cold['handler']} (median of {cold['runs']})",
+                f"{cold['ratio']:.2f}x ({cold['handler_median_ms']:.0f} / "
+                f"{cold['baseline_median_ms']:.0f} ms; {', '.join(cold['calls'])})",
+                f"<= {cold['target']}x",
+                status,
+            )
+        )
     for warm in results["warm"]["operations"]:
         status = _status(warm["meets_target"])
         if not warm["meets_target"]:

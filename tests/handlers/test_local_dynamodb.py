@@ -87,15 +87,15 @@ def test_a_retried_transaction_with_its_token_writes_once(dynamodb: Any) -> None
     binary = {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "mac"}, "b": {"B": b"\x00\xff"}}}}
     for _ in range(2):
         dynamodb.transact_write_items(
-            TransactItems=[_count_up("a"), binary], ClientRequestToken="t-1"
+            TransactItems=[_count_up("a"), binary], ClientRequestToken="retried"
         )
     assert _count(dynamodb, "a") == 1
 
 
 def test_a_token_reused_with_other_parameters_is_refused(dynamodb: Any) -> None:
-    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="t-1")
+    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="reused")
     with pytest.raises(ClientError) as refused:
-        dynamodb.transact_write_items(TransactItems=[_count_up("b")], ClientRequestToken="t-1")
+        dynamodb.transact_write_items(TransactItems=[_count_up("b")], ClientRequestToken="reused")
     assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
     assert _count(dynamodb, "b") is None
 
@@ -105,9 +105,9 @@ def test_a_token_is_new_again_after_ten_minutes(
 ) -> None:
     now = [1000.0]
     monkeypatch.setattr(dynamodb_fidelity, "_monotonic", lambda: now[0])
-    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="t-2")
+    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="expired")
     now[0] += dynamodb_fidelity.IDEMPOTENCY_WINDOW_SECONDS
-    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="t-2")
+    dynamodb.transact_write_items(TransactItems=[_count_up("a")], ClientRequestToken="expired")
     assert _count(dynamodb, "a") == 2
 
 
@@ -115,10 +115,12 @@ def test_a_failed_transaction_can_be_retried_with_its_token(dynamodb: Any) -> No
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "taken"}})
     with pytest.raises(ClientError):
         dynamodb.transact_write_items(
-            TransactItems=[_put_if_absent("taken")], ClientRequestToken="t"
+            TransactItems=[_put_if_absent("taken")], ClientRequestToken="failed"
         )
     dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "taken"}})
-    dynamodb.transact_write_items(TransactItems=[_put_if_absent("taken")], ClientRequestToken="t")
+    dynamodb.transact_write_items(
+        TransactItems=[_put_if_absent("taken")], ClientRequestToken="failed"
+    )
     assert dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "taken"}}).get("Item")
 
 

@@ -33,10 +33,9 @@ CODE_PACKAGE = "otp_service"
 Handler = Callable[[dict[str, Any], Any], Any]
 
 EMULATOR_DATA_CONFIG = DATA_CONFIG.merge(Config(read_timeout=10.0))
-"""The handlers' DynamoDB/KMS settings with a longer read timeout: moto copies a whole table
-per transaction, so under load it answers far slower than DynamoDB, and a timed-out write that
-moto still applied would be retried into the cooldown it set (moto ignores the idempotency
-token botocore sends with TransactWriteItems)."""
+"""The handlers' DynamoDB/KMS settings with a longer read timeout: moto in one process, one item
+operation at a time, answers far slower than DynamoDB under load. (A timed-out transaction that
+was applied is retried harmlessly: `dynamodb_fidelity` honours its `ClientRequestToken`.)"""
 
 MAX_CONCURRENT_INVOCATIONS = 4
 """Invocations that run at once; more wait their turn, as requests queue for Lambda capacity.
