@@ -197,7 +197,28 @@ def notes(results: dict[str, Any]) -> list[str]:
                 f"{warm['p50_ratio']:.2f}x ({warm['handler_p50_ms'] - warm['bare_p50_ms']:.2f} ms "
                 "of handler work per call)."
             )
+    for cold in results["cold_start"].get("first_request", []):
+        if not cold["meets_target"]:
+            extra_ms = cold["handler_median_ms"] - cold["baseline_median_ms"]
+            out.append(
+                f"Cold start to the first answer of {cold['handler']} misses {cold['target']}x: "
+                f"{cold['ratio']:.2f}x ({extra_ms:.0f} ms of imports, validation and handler work "
+                "over the same AWS calls from bare boto3; the import profile says where)."
+            )
+    growth = results["load"].get("growth")
+    if growth and not growth["meets_target"]:
+        out.append(
+            f"request-token's p50 grew {growth['ratio']:.2f}x from {growth['sizes'][0]:,} to "
+            f"{growth['sizes'][-1]:,} users (target {growth['target']}x): {growth['p50_ms']} ms."
+        )
     for load in results["load"]["runs"]:
+        if load["clients"] == 16 and not load["meets_flows_target"]:
+            out.append(
+                f"otp-local with 16 clients completed {load['flows_per_second']} request+verify "
+                f"pairs/s (target {load['target_flows_per_second']:.0f}): one Python process "
+                "serves the HTTP API, the handlers and moto's server on a shared machine, and "
+                f"at most {MAX_CONCURRENT_INVOCATIONS} invocations run at once."
+            )
         if load["meets_zero_errors"]:
             continue
         out.append(

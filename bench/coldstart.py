@@ -139,7 +139,8 @@ def baseline_program(module: str) -> str:
     return _BASELINE_PROGRAM.format(clients=clients)
 
 
-def _run(program: str, environment: dict[str, str], cwd: Path) -> float:
+def run_fresh_process(program: str, environment: dict[str, str], cwd: Path) -> float:
+    """Run `program` in a new interpreter; the seconds it printed last, in milliseconds."""
     result = subprocess.run(
         [sys.executable, "-c", program],
         capture_output=True,
@@ -149,7 +150,7 @@ def _run(program: str, environment: dict[str, str], cwd: Path) -> float:
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"cold-start sample failed:\n{result.stderr.strip()}")
+        raise RuntimeError(f"fresh-process sample failed:\n{result.stderr.strip()[-2000:]}")
     return float(result.stdout.strip().splitlines()[-1]) * 1000
 
 
@@ -169,11 +170,11 @@ def measure_cold_starts(runs: int, cwd: Path) -> list[ColdStart]:
         )
     }
     for program in programs.values():  # byte-compile once, so no sample pays for it
-        _run(program, environment, cwd)
+        run_fresh_process(program, environment, cwd)
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in programs}
     for _ in range(runs):
         for key, program in programs.items():
-            samples[key].append(_run(program, environment, cwd))
+            samples[key].append(run_fresh_process(program, environment, cwd))
     results = []
     for module, clients in CLIENTS.items():
         handler = samples[(module, "handler")]

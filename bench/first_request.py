@@ -17,8 +17,6 @@ import json
 import logging
 import os
 import pickle
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -136,23 +134,9 @@ def _emulator() -> Iterator[tuple[str, str]]:
         server.stop()
 
 
-def _run(program: str, environment: dict[str, str], cwd: Path) -> float:
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"first-request sample failed:\n{result.stderr.strip()[-2000:]}")
-    return float(result.stdout.strip().splitlines()[-1]) * 1000
-
-
 def measure_first_requests(runs: int, cwd: Path) -> list[FirstRequest]:
     """`runs` interleaved fresh-process samples per handler and per baseline; one warm-up each."""
-    from .coldstart import _FUNCTION_ENVIRONMENT
+    from .coldstart import _FUNCTION_ENVIRONMENT, run_fresh_process
     from .moto_service import empty_table, handler_event
 
     isolate_from_aws()
@@ -185,7 +169,7 @@ def measure_first_requests(runs: int, cwd: Path) -> list[FirstRequest]:
         for round_ in range(runs + 1):  # the first round byte-compiles and is not kept
             for key, program in programs.items():
                 empty_table(table)
-                sample = _run(program, environment, cwd)
+                sample = run_fresh_process(program, environment, cwd)
                 if round_:
                     samples[key].append(sample)
     results = []
