@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import Service
+from tests.support.moto_service import Service
 
 
 def test_a_lockout_s_retry_after_is_when_a_new_code_is_accepted(service: Service) -> None:
