@@ -21,6 +21,8 @@ DOCUMENTED_WILDCARDS = {
     ("sns:Publish",),
     # X-Ray supports no resource-level permissions.
     ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),
+    # Neither does ListStreams, which the events function's stream mapping needs.
+    ("dynamodb:ListStreams",),
 }
 
 

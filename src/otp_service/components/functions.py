@@ -348,14 +348,12 @@ def _events_statements(shared: _Shared) -> list[Statement]:
     return [
         allow(
             "ReadOwnStream",
-            [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-            ],
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
             [shared.table.stream_arn],
         ),
+        # The stream mapping also needs ListStreams, which has no resource-level permission: on
+        # the stream's ARN it is never allowed (as AWS's own execution role and CDK grant it).
+        allow("ListStreams", ["dynamodb:ListStreams"], ["*"]),
         allow("PublishLifecycleEvents", ["sns:Publish"], [shared.events.topic.arn]),
         # The topic and the queue are encrypted with the service key: sending needs a data key.
         allow(
