@@ -9,6 +9,7 @@ import pulumi
 
 from otp_service.components.functions import FUNCTION_TIMEOUT_SECONDS
 from otp_service.components.iam import parse_policy
+from otp_service.handlers.metric_names import NAMESPACE, Metric
 from otp_service.handlers.settings import Policy, Settings
 from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
 from tests.support.pulumi_mocks import RecordedResource, Recording, RunProgram, pulumi_test
@@ -387,7 +388,7 @@ def test_each_function_gets_only_the_environment_it_reads(
         assert set(environments["request-token"]) == shared | {"OTP_MAC_KEY_ID", "OTP_BRAND_NAME"}
         for environment in environments.values():
             assert environment["POWERTOOLS_SERVICE_NAME"] == "otp"
-            assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "OtpService"
+            assert environment["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
             policy = Policy.model_validate_json(environment["OTP_POLICY"])
             assert policy == Policy(test_destinations={"+15555550100": "123456"})
             Settings.from_env(environment)  # the handlers accept what they are given
@@ -459,3 +460,24 @@ def test_raising_the_mac_key_generation_keeps_the_previous_key_for_verify_only(
         assert mac_grants == {"request-token": [[current]], "verify-token": [[current, retired]]}
 
     return run_stack("dev", macKeyGeneration=2).settled().apply(check)
+
+
+@pulumi_test
+def test_the_dashboard_charts_every_metric_the_handlers_emit(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    """Handlers count only `Metric` members, so each one must have a row on the dashboard."""
+
+    def check(recording: Recording) -> None:
+        body = json.loads(
+            recording.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"]
+        )
+        charted = {
+            row[1]
+            for widget in body["widgets"]
+            for row in widget["properties"].get("metrics", [])
+            if row and row[0] == NAMESPACE
+        }
+        assert charted == {metric.value for metric in Metric}
+
+    return run_stack("dev").settled().apply(check)

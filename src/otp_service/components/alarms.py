@@ -7,10 +7,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ..handlers.metric_names import NAMESPACE, SERVICE, Metric
 from .functions import (
     FUNCTION_TIMEOUT_SECONDS,
-    METRICS_NAMESPACE,
-    POWERTOOLS_SERVICE_NAME,
     RouteFunction,
 )
 from .keys import ServiceKeys
@@ -180,7 +179,7 @@ def create_alarms(
         alarm(
             "sms-delivery-failed",
             "SNS rejected SMS sends (requests answered 502 delivery_failed)",
-            metric_queries=_sum_of({"sms": _otp_metric("DeliveryFailed", "sms")}),
+            metric_queries=_sum_of({"sms": _otp_metric(Metric.DELIVERY_FAILED, "sms")}),
             threshold=DELIVERY_FAILURES_ALARM_THRESHOLD,
         ),
         alarm(
@@ -213,7 +212,7 @@ def create_alarms(
             "lockout-spike",
             "many users locked out of verification at once (possible guessing attack)",
             metric_queries=_sum_of(
-                {channel: _otp_metric("LockedOut", channel) for channel in CHANNELS}
+                {channel: _otp_metric(Metric.LOCKED_OUT, channel) for channel in CHANNELS}
             ),
             threshold=infrastructure.lockout_alarm_threshold,
         ),
@@ -221,7 +220,10 @@ def create_alarms(
             "dependency-unavailable",
             "requests answered 503 because DynamoDB, KMS, SNS or SES was throttled or down",
             metric_queries=_sum_of(
-                {channel: _otp_metric("DependencyUnavailable", channel) for channel in CHANNELS}
+                {
+                    channel: _otp_metric(Metric.DEPENDENCY_UNAVAILABLE, channel)
+                    for channel in CHANNELS
+                }
             ),
             threshold=1,
         ),
@@ -245,7 +247,7 @@ def create_alarms(
             alarm(
                 "email-delivery-failed",
                 "SES rejected email sends (requests answered 502 delivery_failed)",
-                metric_queries=_sum_of({"email": _otp_metric("DeliveryFailed", "email")}),
+                metric_queries=_sum_of({"email": _otp_metric(Metric.DELIVERY_FAILED, "email")}),
                 threshold=DELIVERY_FAILURES_ALARM_THRESHOLD,
             )
         )
@@ -264,13 +266,13 @@ def _metric(
     }
 
 
-def _otp_metric(metric_name: str, channel: str) -> dict[str, Any]:
+def _otp_metric(metric_name: Metric, channel: str) -> dict[str, Any]:
     """One of the handlers' EMF metrics for one channel."""
     dimensions: dict[str, pulumi.Input[str]] = {
-        "service": POWERTOOLS_SERVICE_NAME,
+        "service": SERVICE,
         "channel": channel,
     }
-    return _metric(METRICS_NAMESPACE, metric_name, dimensions)
+    return _metric(NAMESPACE, metric_name.value, dimensions)
 
 
 def _sum_of(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,24 +7,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ..handlers.metric_names import NAMESPACE, SERVICE, Metric
 from .alarms import CHANNELS, SMS_DIRECT_PUBLISH_DIMENSION, SMS_SUCCESS_RATE_QUERY
-from .functions import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, RouteFunction
+from .functions import RouteFunction
 from .iam import AwsContext
 from .naming import physical_name
 from .rest_api import STAGE_NAME, ServiceApi
-
-OTP_METRICS = (
-    "CodeSent",
-    "DeliveryFailed",
-    "CodeVerified",
-    "VerifyFailed",
-    "LockedOut",
-    "RateLimited",
-    "InvalidRequest",
-    "CodeCanceled",
-    "DependencyUnavailable",
-)
-"""The handlers' EMF metrics."""
 
 
 def create_dashboard(
@@ -91,8 +79,8 @@ def create_dashboard(
         widget(
             "OTP outcomes",
             [
-                [METRICS_NAMESPACE, metric, "service", POWERTOOLS_SERVICE_NAME, "channel", channel]
-                for metric in OTP_METRICS
+                [NAMESPACE, metric.value, "service", SERVICE, "channel", channel]
+                for metric in Metric
                 for channel in CHANNELS
             ],
         ),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from ..handlers.metric_names import NAMESPACE, SERVICE
 from ..handlers.settings import (
     ENV_BRAND_NAME,
     ENV_EMAIL_SENDER,
@@ -37,14 +38,8 @@ bound from the clients' own settings); 25 s adds room for a cold start and stays
 Gateway's 29 s integration timeout, so a slow dependency ends as the handler's own 503, never as
 a gateway timeout."""
 
-POWERTOOLS_SERVICE_NAME = "otp"
-"""The `service` dimension of every metric and the service field of every log line."""
-
 LIVE_ALIAS = "live"
 """With SnapStart, the alias the API invokes; it moves to each newly published version."""
-
-METRICS_NAMESPACE = "OtpService"
-"""The CloudWatch namespace of the handlers' EMF metrics."""
 
 
 @dataclass(frozen=True)
@@ -236,8 +231,8 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
     environment: dict[str, pulumi.Input[str]] = {
         ENV_TABLE_NAME: shared.table.name,
         ENV_POLICY: shared.options.policy.to_env(),
-        "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_SERVICE_NAME": SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
     if route == EVENTS:

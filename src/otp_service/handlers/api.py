@@ -31,6 +31,7 @@ from .errors import (
     is_transient,
 )
 from .http import MAX_BODY_BYTES, response
+from .metric_names import Metric
 from .observability import count, logger
 from .service import Answer
 
@@ -83,7 +84,7 @@ def serve(event: Mapping[str, Any], run: Callable[[], Answer]) -> dict[str, Any]
         return _unavailable(error)
     except OtpError as error:
         if isinstance(error, InvalidRequest):
-            count("InvalidRequest", "unknown")
+            count(Metric.INVALID_REQUEST, "unknown")
         return error_answer(error).response()
     except Exception as error:  # noqa: BLE001 - every failure must become a contract answer
         if is_transient(error):
@@ -103,7 +104,7 @@ def _failure(error: Exception) -> dict[str, Any]:
 
 
 def _unavailable(error: Exception) -> dict[str, Any]:
-    count("DependencyUnavailable", "unknown")
+    count(Metric.DEPENDENCY_UNAVAILABLE, "unknown")
     logger.warning("dependency unavailable", extra=_failure(error))
     return error_answer(DependencyUnavailable()).response()
 

@@ -6,19 +6,18 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-SERVICE = "otp"
-NAMESPACE = "OtpService"
+from .metric_names import NAMESPACE, SERVICE, Metric
 
 logger = Logger(service=SERVICE)
 
 
-def count(metric: str, channel: str) -> None:
+def count(metric: Metric, channel: str) -> None:
     """Emit one EMF count for `metric`, dimensioned by service and channel."""
     # `single_metric` prints whatever POWERTOOLS_METRICS_DISABLED says; honour it here.
     if is_metrics_disabled():
         return
     with single_metric(
-        name=metric,
+        name=metric.value,
         unit=MetricUnit.Count,
         value=1,
         namespace=NAMESPACE,

@@ -28,6 +28,7 @@ from .keys import MacKeyring
 from .lifecycle import new_verification_id
 from .masking import mask_destination
 from .messages import render
+from .metric_names import Metric
 from .models import (
     CancelTokenBody,
     RequestTokenBody,
@@ -136,13 +137,13 @@ def request_token(
     try:
         store.save_pending_code(pending, limits, record)
     except RateLimited:
-        count("RateLimited", body.channel)
+        count(Metric.RATE_LIMITED, body.channel)
         raise
     except IdempotencyKeyTaken:
         assert record is not None
         return _replay(store, record, limits.now)
     if test_code is not None:
-        count("TestCodePended", body.channel)
+        count(Metric.TEST_CODE_PENDED, body.channel)
         logger.info("test destination, nothing sent", extra={"channel": body.channel})
         return Answer(202, accepted)
     message = render(body.channel, body.locale, brand_name, code, policy.code_ttl_seconds)
@@ -150,13 +151,13 @@ def request_token(
         sender.send(body.channel, destination, message)
     except DeliveryFailed:
         _release(store, pending, limits, key_digest)
-        count("DeliveryFailed", body.channel)
+        count(Metric.DELIVERY_FAILED, body.channel)
         logger.warning("delivery rejected", extra={"channel": body.channel, "masked": masked})
         raise
     except Exception:
         _release(store, pending, limits, key_digest)
         raise
-    count("CodeSent", body.channel)
+    count(Metric.CODE_SENT, body.channel)
     logger.info("message sent", extra={"channel": body.channel, "masked": masked})
     return Answer(202, accepted)
 
@@ -175,13 +176,13 @@ def verify_token(
     if attempt.attempts <= policy.max_verify_attempts and _is_live_match(guess, attempt, now):
         channel = store.redeem(body.user_id, guess, now)
         if channel is not None:
-            count("CodeVerified", channel)
+            count(Metric.CODE_VERIFIED, channel)
             logger.info("verification approved", extra={"channel": channel})
             return Answer(200, {"status": "approved", "verified": True})
 
     channel = attempt.channel
     if attempt.attempts < policy.max_verify_attempts:
-        count("VerifyFailed", channel)
+        count(Metric.VERIFY_FAILED, channel)
         logger.info(
             "verification rejected", extra={"channel": channel, "attempts": attempt.attempts}
         )
@@ -190,10 +191,10 @@ def verify_token(
     if attempt.attempts == policy.max_verify_attempts:
         cooldown_until = now + policy.resend_cooldown_seconds
         store.lock_out(body.user_id, cooldown_until, now)
-        count("LockedOut", channel)
+        count(Metric.LOCKED_OUT, channel)
         logger.warning("user locked out", extra={"channel": channel})
     else:
-        count("VerifyFailed", channel)
+        count(Metric.VERIFY_FAILED, channel)
     raise TooManyAttempts(cooldown_until - now)
 
 
@@ -210,7 +211,7 @@ def _is_live_match(guess: bytes, attempt: Attempt, now: int) -> bool:
 def cancel_token(body: CancelTokenBody, *, now: int, store: CodeStore) -> Answer:
     """Burn the user's pending code, if any; the answer is the same either way."""
     store.cancel(body.user_id, now)
-    count("CodeCanceled", "unknown")
+    count(Metric.CODE_CANCELED, "unknown")
     return Answer(200, {"status": "canceled"})
 
 
@@ -225,10 +226,10 @@ def _checked_destination(body: RequestTokenBody, policy: Policy, sender: Message
         return body.destination
     number = parse_phone_number(body.destination)
     if not policy.allows_calling_code(number.country_code or 0):
-        count("DestinationNotAllowed", "sms")
+        count(Metric.DESTINATION_NOT_ALLOWED, "sms")
         raise DestinationNotAllowed(premium_rate=False)
     if is_premium_rate(number):
-        count("DestinationNotAllowed", "sms")
+        count(Metric.DESTINATION_NOT_ALLOWED, "sms")
         raise DestinationNotAllowed(premium_rate=True)
     return format_e164(number)
 

@@ -15,6 +15,7 @@ from types import FrameType
 
 import boto3
 
+from ..handlers.settings import ENV_EMAIL_SENDER
 from .api_gateway import LocalGateway
 from .atomic import sweep_expired_items
 from .clock import LocalClock
@@ -30,7 +31,6 @@ from .pulumi_config import ConfigError, Project, find_project, parse_override, s
 from .routes import DeclaredApi, FunctionSpec, declared_api_of
 from .streams import StreamPoller, stream_mappings
 
-EMAIL_SENDER_VARIABLE = "OTP_EMAIL_SENDER"
 TTL_SWEEP_INTERVAL_SECONDS = 5.0
 """How often expired items are deleted from the emulator's tables."""
 PLACEHOLDER_EMAIL_SENDER = "otp-local@example.com"
@@ -205,9 +205,9 @@ def _verify_email_senders(specs: list[FunctionSpec], region: str) -> None:
     address's owner (a click in an email), so the local stack does that step for them.
     """
     senders = {
-        spec.environment[EMAIL_SENDER_VARIABLE]
+        spec.environment[ENV_EMAIL_SENDER]
         for spec in specs
-        if spec.environment.get(EMAIL_SENDER_VARIABLE)
+        if spec.environment.get(ENV_EMAIL_SENDER)
     }
     ses = boto3.session.Session(region_name=region).client("ses")
     for sender in sorted(senders):

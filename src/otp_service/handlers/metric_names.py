@@ -1,0 +1,25 @@
+"""The handlers' metric names and namespace, shared with the component's alarms and dashboard."""
+
+from enum import StrEnum
+
+SERVICE = "otp"
+"""The `service` dimension of every metric and the service field of every log line."""
+
+NAMESPACE = "OtpService"
+"""The CloudWatch namespace of the handlers' EMF metrics."""
+
+
+class Metric(StrEnum):
+    """Every EMF count a handler emits; each is dimensioned by service and channel."""
+
+    CODE_SENT = "CodeSent"
+    TEST_CODE_PENDED = "TestCodePended"
+    DELIVERY_FAILED = "DeliveryFailed"
+    CODE_VERIFIED = "CodeVerified"
+    VERIFY_FAILED = "VerifyFailed"
+    LOCKED_OUT = "LockedOut"
+    RATE_LIMITED = "RateLimited"
+    DESTINATION_NOT_ALLOWED = "DestinationNotAllowed"
+    INVALID_REQUEST = "InvalidRequest"
+    CODE_CANCELED = "CodeCanceled"
+    DEPENDENCY_UNAVAILABLE = "DependencyUnavailable"
