@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 
 import pulumi
 import pytest
 import yaml
 
+from otp_service.components.args_from_config import _typed_keys
 from otp_service.components.iam import parse_policy
 from otp_service.components.options import (
     InfrastructureOptions,
@@ -20,6 +22,16 @@ from tests.support.pulumi_mocks import PROJECT, PROJECT_ROOT, Recording, RunProg
 
 def test_pulumi_yaml_declares_every_argument_and_no_other_key() -> None:
     assert set(PROJECT.schema) == argument_names()
+
+
+def test_pulumi_yaml_types_match_how_the_program_reads_each_key() -> None:
+    """Pulumi.yaml, the args and the options declare one type per key (throttleRateLimit was
+    an integer in Pulumi.yaml and a float in the component)."""
+    pulumi_type = {int: "integer", bool: "boolean", str: "string", tuple: "array", dict: "object"}
+    for model in (Policy, InfrastructureOptions):
+        for _, key, kind in _typed_keys(model):
+            expected = "string" if issubclass(kind, StrEnum) else pulumi_type[kind]
+            assert PROJECT.schema[key]["type"] == expected, key
 
 
 def test_pulumi_yaml_defaults_match_the_component_defaults() -> None:

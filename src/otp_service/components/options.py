@@ -70,7 +70,7 @@ class OtpServiceArgs(TypedDict):
     """Alphanumeric SMS sender ID (1-11 characters) where the destination country supports it."""
     auth_mode: NotRequired[AuthMode]
     """Caller authorization: IAM (SigV4, the default) or an API key with a usage plan."""
-    throttle_rate_limit: NotRequired[float]
+    throttle_rate_limit: NotRequired[int]
     """Stage-wide steady-state request rate per second."""
     throttle_burst_limit: NotRequired[int]
     """Stage-wide burst of requests."""
@@ -123,7 +123,7 @@ class InfrastructureOptions(BaseModel):
     email_sender: Annotated[str | None, Field(alias="emailSender")] = None
     sms_sender_id: Annotated[str | None, Field(alias="smsSenderId")] = None
     auth_mode: Annotated[AuthMode, Field(alias="authMode")] = AuthMode.IAM
-    throttle_rate_limit: Annotated[float, Field(alias="throttleRateLimit", ge=0.1, le=10000)] = 10.0
+    throttle_rate_limit: Annotated[int, Field(alias="throttleRateLimit", ge=1, le=10000)] = 10
     throttle_burst_limit: Annotated[int, Field(alias="throttleBurstLimit", ge=1, le=5000)] = 20
     api_key_quota_per_day: Annotated[
         int, Field(alias="apiKeyQuotaPerDay", ge=1, le=100_000_000)
