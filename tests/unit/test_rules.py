@@ -14,8 +14,7 @@ from otp_service.handlers.errors import (
     TooManyAttempts,
 )
 from otp_service.handlers.settings import Policy
-
-from .conftest import Rules
+from tests.support.rules import Rules
 
 
 def _wrong(code: str, offset: int = 1) -> str:

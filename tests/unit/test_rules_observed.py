@@ -18,8 +18,7 @@ from otp_service.handlers.errors import (
     RateLimited,
     TooManyAttempts,
 )
-
-from .conftest import Rules
+from tests.support.rules import Rules
 
 MASKED = "+1415******23"
 
