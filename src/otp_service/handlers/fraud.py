@@ -163,7 +163,8 @@ def next_offence(previous: Offences, now: int, policy: FraudPolicy) -> Offences:
 
 def volume_floor(prefix: str, policy: FraudPolicy) -> int:
     """Sends in a window before a prefix is judged; coarser prefixes need more."""
-    return policy.min_sends * _FLOOR_GROWTH ** (PREFIX_DEPTHS[-1] - prefix_depth(prefix))
+    coarser_by = PREFIX_DEPTHS[-1] - prefix_depth(prefix)
+    return int(policy.min_sends * _FLOOR_GROWTH**coarser_by)
 
 
 def is_surging(current: int, previous: int, policy: FraudPolicy) -> bool:
