@@ -70,6 +70,10 @@ class DestinationNotAllowed(OtpError):
         self.premium_rate = premium_rate
 
 
+class DestinationBlocked(Exception):
+    """The store's answer when Fraud Guard refuses a send: a blocked prefix or a spent budget."""
+
+
 class RateLimited(OtpError):
     """A send refused by the cooldown or a send limit."""
 

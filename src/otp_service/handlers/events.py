@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from .container import Container, from_environment
 from .errors import error_code
+from .fraud_events import FraudConsumer, topic_publisher
 from .lifecycle import (
     OUTCOME_STATUSES,
     STATUS,
@@ -35,6 +36,8 @@ from .table import PARTITION_KEY, verification_key
 Consumer = Callable[[Transition], None]
 """Something done with each decoded transition; raising makes the record's batch retry."""
 StreamHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+RecordConsumer = Callable[[Mapping[str, Any]], None]
+"""Something done with each raw stream record (Fraud Guard's counters); raising retries it."""
 
 _CONFIG = Config(
     connect_timeout=1.0, read_timeout=3.0, retries={"mode": "standard", "total_max_attempts": 3}
@@ -53,18 +56,25 @@ def decode(record: Mapping[str, Any]) -> list[Transition]:
     return []
 
 
-def process(records: Sequence[Mapping[str, Any]], consumers: Iterable[Consumer]) -> list[str]:
+def process(
+    records: Sequence[Mapping[str, Any]],
+    consumers: Iterable[Consumer],
+    record_consumers: Iterable[RecordConsumer] = (),
+) -> list[str]:
     """Hand every record's transitions to the consumers, in order; the failed sequence numbers.
 
     Processing stops at the first failure: Lambda retries a stream batch from the lowest
     failed sequence number, so later records would be handled twice for nothing.
     """
     handlers = list(consumers)
+    raw_handlers = list(record_consumers)
     for record in records:
         try:
             for transition in decode(record):
                 for consumer in handlers:
                     consumer(transition)
+            for raw_handler in raw_handlers:
+                raw_handler(record)
         except Exception as error:  # noqa: BLE001 - the record is retried, then dead-lettered
             logger.error(
                 "stream record not processed",
@@ -142,12 +152,35 @@ def _consumers_of(container: Container) -> tuple[Consumer, ...]:
     return build_consumers(container.settings, container.session)
 
 
+@cache
+def _record_consumers_of(container: Container) -> tuple[RecordConsumer, ...]:
+    return build_record_consumers(container.settings, container.session, container.clock)
+
+
+def build_record_consumers(
+    settings: Settings, session: Any, clock: Callable[[], float]
+) -> tuple[RecordConsumer, ...]:
+    """The raw-record consumers: Fraud Guard's counters, unless it is switched off."""
+    if not settings.fraud_guard.enabled:
+        return ()
+    publish = None
+    if settings.events_topic_arn is not None:
+        publish = topic_publisher(session.client("sns", config=_CONFIG), settings.events_topic_arn)
+    dynamodb = session.client("dynamodb", config=_CONFIG)
+    return (FraudConsumer(dynamodb, settings.table_name, settings.fraud_guard, clock, publish),)
+
+
 def handler_over(container: Callable[[], Container] = from_environment) -> StreamHandler:
     """The entry point over the collaborators `container` gives (the local stack hands in its
     own, built from the function's declared environment)."""
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        failed = process(event.get("Records", []), _consumers_of(container()))
+        collaborators = container()
+        failed = process(
+            event.get("Records", []),
+            _consumers_of(collaborators),
+            _record_consumers_of(collaborators),
+        )
         return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
     return handler

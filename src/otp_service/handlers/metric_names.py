@@ -23,3 +23,7 @@ class Metric(StrEnum):
     INVALID_REQUEST = "InvalidRequest"
     CODE_CANCELED = "CodeCanceled"
     DEPENDENCY_UNAVAILABLE = "DependencyUnavailable"
+    BLOCKED_SEND = "BlockedSend"
+    """An SMS Fraud Guard refused: a blocked prefix or a spent budget."""
+    PREFIX_BLOCKED = "PrefixBlocked"
+    """Fraud Guard blocked a number prefix (the events function)."""

@@ -23,6 +23,7 @@ def operation(container: Container, event: Mapping[str, Any]) -> Answer:
         store=container.store,
         keyring=container.keyring,
         sender=container.sender,
+        fraud_guard=container.settings.fraud_guard,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from .delivery import MessageSender
 from .errors import (
     DeliveryFailed,
+    DestinationBlocked,
     DestinationNotAllowed,
     FieldError,
     IdempotencyKeyReused,
@@ -24,6 +25,8 @@ from .errors import (
     RateLimited,
     TooManyAttempts,
 )
+from .fraud import FraudPolicy, NumberPrefixes
+from .fraud_store import SendGuard
 from .keys import MacKeyring
 from .lifecycle import new_verification_id
 from .masking import mask_destination
@@ -48,11 +51,19 @@ class CodeStore(Protocol):
     """What the rules need from the table (`store.OtpStore`; an in-memory fake in unit tests)."""
 
     def save_pending_code(
-        self, code: PendingCode, limits: SendLimits, record: IdempotencyRecord | None
+        self,
+        code: PendingCode,
+        limits: SendLimits,
+        record: IdempotencyRecord | None,
+        guard: SendGuard | None = None,
     ) -> None: ...
 
     def release_send(
-        self, code: PendingCode, limits: SendLimits, key_digest: str | None
+        self,
+        code: PendingCode,
+        limits: SendLimits,
+        key_digest: str | None,
+        guard: SendGuard | None = None,
     ) -> None: ...
 
     def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None: ...
@@ -96,9 +107,10 @@ def request_token(
     store: CodeStore,
     keyring: MacKeyring,
     sender: MessageSender,
+    fraud_guard: FraudPolicy | None = None,
 ) -> Answer:
     """Send a fresh code to the destination and make it the user's only pending code."""
-    destination = _checked_destination(body, policy, sender)
+    destination, calling_code = _checked_destination(body, policy, sender)
     key_digest = _idempotency_digest(idempotency_key)
     limits = SendLimits.of(policy, now)
     masked = mask_destination(body.channel, destination)
@@ -115,6 +127,11 @@ def request_token(
     # A test destination pends its fixed code; limits, cooldown and attempts apply as usual.
     test_code = policy.test_code_for(destination)
     code = test_code or generate_code(policy.code_length)
+    # Test destinations send nothing, so Fraud Guard neither checks nor budgets them.
+    where = NumberPrefixes.of(destination, calling_code) if calling_code else None
+    guard = None
+    if where is not None and fraud_guard is not None:
+        guard = SendGuard.of(where, destination, fraud_guard, limits.now)
     pending = PendingCode(
         user_id=body.user_id,
         channel=body.channel,
@@ -125,6 +142,7 @@ def request_token(
         masked_destination=masked,
         retention_seconds=policy.verification_retention_days * 86_400,
         test=test_code is not None,
+        fraud_prefix=where.finest if where is not None else None,
     )
     record = None
     if key_digest is not None:
@@ -135,7 +153,11 @@ def request_token(
             json.dumps({**accepted, _SENT_AT: limits.now}),
         )
     try:
-        store.save_pending_code(pending, limits, record)
+        store.save_pending_code(pending, limits, record, guard)
+    except DestinationBlocked:
+        # The same answer as a country outside the list: nothing to probe thresholds with.
+        count(Metric.BLOCKED_SEND, body.channel)
+        raise DestinationNotAllowed(premium_rate=False) from None
     except RateLimited:
         count(Metric.RATE_LIMITED, body.channel)
         raise
@@ -150,12 +172,12 @@ def request_token(
     try:
         sender.send(body.channel, destination, message)
     except DeliveryFailed:
-        _release(store, pending, limits, key_digest)
+        _release(store, pending, limits, key_digest, guard)
         count(Metric.DELIVERY_FAILED, body.channel)
         logger.warning("delivery rejected", extra={"channel": body.channel, "masked": masked})
         raise
     except Exception:
-        _release(store, pending, limits, key_digest)
+        _release(store, pending, limits, key_digest, guard)
         raise
     count(Metric.CODE_SENT, body.channel)
     logger.info("message sent", extra={"channel": body.channel, "masked": masked})
@@ -215,15 +237,17 @@ def cancel_token(body: CancelTokenBody, *, now: int, store: CodeStore) -> Answer
     return Answer(200, {"status": "canceled"})
 
 
-def _checked_destination(body: RequestTokenBody, policy: Policy, sender: MessageSender) -> str:
-    """The destination in canonical form, once it is valid and allowed."""
+def _checked_destination(
+    body: RequestTokenBody, policy: Policy, sender: MessageSender
+) -> tuple[str, int | None]:
+    """The destination in canonical form and its calling code (None for email), once allowed."""
     if body.channel == "email":
         if not sender.email_enabled:
             raise InvalidRequest(FieldError("channel", "email delivery is not configured"))
-        return normalize_email(body.destination)
+        return normalize_email(body.destination), None
     if policy.is_test_destination(body.destination):
         # Test numbers are often fictional (+1 555 01xx) and never reach a carrier.
-        return body.destination
+        return body.destination, None
     number = parse_phone_number(body.destination)
     if not policy.allows_calling_code(number.country_code or 0):
         count(Metric.DESTINATION_NOT_ALLOWED, "sms")
@@ -231,7 +255,7 @@ def _checked_destination(body: RequestTokenBody, policy: Policy, sender: Message
     if is_premium_rate(number):
         count(Metric.DESTINATION_NOT_ALLOWED, "sms")
         raise DestinationNotAllowed(premium_rate=True)
-    return format_e164(number)
+    return format_e164(number), number.country_code
 
 
 def _idempotency_digest(idempotency_key: str | None) -> str | None:
@@ -260,10 +284,14 @@ def _replay(store: CodeStore, record: IdempotencyRecord, now: int) -> Answer:
 
 
 def _release(
-    store: CodeStore, pending: PendingCode, limits: SendLimits, key_digest: str | None
+    store: CodeStore,
+    pending: PendingCode,
+    limits: SendLimits,
+    key_digest: str | None,
+    guard: SendGuard | None,
 ) -> None:
     """Undo a send that did not happen; failing that, the code simply expires unsent."""
     try:
-        store.release_send(pending, limits, key_digest)
+        store.release_send(pending, limits, key_digest, guard)
     except Exception as error:  # noqa: BLE001 - the original failure is what the caller sees
         logger.error("could not undo an undelivered send", extra={"error": type(error).__name__})

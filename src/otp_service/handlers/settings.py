@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .fraud import FraudPolicy
+
 ENV_TABLE_NAME = "OTP_TABLE_NAME"
 ENV_MAC_KEY_ID = "OTP_MAC_KEY_ID"
 ENV_BRAND_NAME = "OTP_BRAND_NAME"
@@ -18,6 +20,7 @@ ENV_SMS_SENDER_ID = "OTP_SMS_SENDER_ID"
 ENV_SMS_ORIGINATION_NUMBER = "OTP_SMS_ORIGINATION_NUMBER"
 ENV_POLICY = "OTP_POLICY"
 ENV_EVENTS_TOPIC_ARN = "OTP_EVENTS_TOPIC_ARN"
+ENV_FRAUD_GUARD = "OTP_FRAUD_GUARD"
 
 _E164_SYNTAX = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL_SYNTAX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -110,11 +113,14 @@ class Settings(BaseModel):
     policy: Policy = Policy()
     events_topic_arn: str | None = None
     """The lifecycle events topic; only the events function publishes to it."""
+    fraud_guard: FraudPolicy = FraudPolicy()
+    """Fraud Guard's thresholds, safe list and SMS budgets (`fraudGuard`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read the settings from an environment mapping."""
         policy_json = env.get(ENV_POLICY)
+        fraud_json = env.get(ENV_FRAUD_GUARD)
         return cls(
             table_name=env.get(ENV_TABLE_NAME, ""),
             mac_key_id=env.get(ENV_MAC_KEY_ID) or None,
@@ -124,6 +130,9 @@ class Settings(BaseModel):
             events_topic_arn=env.get(ENV_EVENTS_TOPIC_ARN) or None,
             sms_origination_number=env.get(ENV_SMS_ORIGINATION_NUMBER) or None,
             policy=Policy.model_validate_json(policy_json) if policy_json else Policy(),
+            fraud_guard=(
+                FraudPolicy.model_validate_json(fraud_json) if fraud_json else FraudPolicy()
+            ),
         )
 
 

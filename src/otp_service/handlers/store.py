@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from . import lifecycle
-from .errors import DependencyUnavailable, IdempotencyKeyTaken, RateLimited, error_code
+from .errors import (
+    DependencyUnavailable,
+    DestinationBlocked,
+    IdempotencyKeyTaken,
+    RateLimited,
+    error_code,
+)
+from .fraud_store import PREFIX_ATTRIBUTE, SendGuard
 from .settings import Policy
 from .table import (
     PARTITION_KEY,
@@ -26,7 +33,12 @@ from .table import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        PutTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+    )
 
 IDEMPOTENCY_TTL_SECONDS = 600
 """How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
@@ -98,6 +110,8 @@ class PendingCode:
     """How long the verification's record answers `GET /verifications/{id}`."""
     test: bool = False
     """A test destination: its events say `"test": true`."""
+    fraud_prefix: str | None = None
+    """The finest prefix of an SMS destination (not the number), which Fraud Guard counts."""
 
 
 @dataclass(frozen=True)
@@ -147,12 +161,17 @@ class OtpStore:
         return self._db
 
     def save_pending_code(
-        self, code: PendingCode, limits: SendLimits, record: IdempotencyRecord | None
+        self,
+        code: PendingCode,
+        limits: SendLimits,
+        record: IdempotencyRecord | None,
+        guard: SendGuard | None = None,
     ) -> None:
         """Store `code` as the user's pending code, in one transaction with its send counters.
 
-        Raises `RateLimited` within the cooldown or past a send limit, and `IdempotencyKeyTaken`
-        when `record`'s key already has a live record.
+        Raises `RateLimited` within the cooldown or past a send limit, `IdempotencyKeyTaken`
+        when `record`'s key already has a live record, and `DestinationBlocked` when `guard`
+        finds the destination's prefix blocked or a send budget spent.
         """
         # Named, so that a cancellation reason is read by what it refused, not by position.
         items: dict[str, TransactWriteItemTypeDef] = {
@@ -169,6 +188,8 @@ class OtpStore:
         if record is not None:
             items["idempotency"] = {"Put": self._idempotency_put(record, limits.now)}
         items["verification"] = {"Put": self._verification_put(code, limits)}
+        if guard is not None:
+            items.update(guard.items(self._table))
         try:
             self._db.transact_write_items(TransactItems=list(items.values()))
         except ClientError as error:
@@ -176,7 +197,13 @@ class OtpStore:
                 raise
             self._explain_cancellation(error, list(items), limits)
 
-    def release_send(self, code: PendingCode, limits: SendLimits, key_digest: str | None) -> None:
+    def release_send(
+        self,
+        code: PendingCode,
+        limits: SendLimits,
+        key_digest: str | None,
+        guard: SendGuard | None = None,
+    ) -> None:
         """Undo a send the provider refused: burn the code, uncount the send, drop the record.
 
         One transaction when nothing raced the send. If a cancel or a lockout burned the code
@@ -184,6 +211,8 @@ class OtpStore:
         the cooldown, both counters and the `Idempotency-Key` record never outlive the refusal.
         """
         parts = self._release_parts(code, limits, key_digest)
+        if guard is not None:
+            parts.extend(guard.refunds(self._table))
         try:
             self._db.transact_write_items(TransactItems=parts)
         except ClientError as error:
@@ -375,6 +404,12 @@ class OtpStore:
                 raise
 
     def _new_code_update(self, code: PendingCode, limits: SendLimits) -> UpdateTypeDef:
+        # An email code must not inherit the prefix of an earlier SMS code.
+        prefix: dict[str, AttributeValueTypeDef] = {}
+        prefix_set, prefix_remove = "", f", {PREFIX_ATTRIBUTE}"
+        if code.fraud_prefix is not None:
+            prefix = {":prefix": {"S": code.fraud_prefix}}
+            prefix_set, prefix_remove = f", {PREFIX_ATTRIBUTE} = :prefix", ""
         return {
             "TableName": self._table,
             "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
@@ -384,7 +419,8 @@ class OtpStore:
                 f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon, "
                 f"{lifecycle.VERIFICATION_ID} = :verification, {lifecycle.CREATED_AT} = :now, "
                 f"{lifecycle.EXPIRES_AT} = :expires, {lifecycle.MASKED_DESTINATION} = :masked, "
-                f"{lifecycle.TEST} = :test REMOVE {_OUTCOME}, {lifecycle.OUTCOME_AT}"
+                f"{lifecycle.TEST} = :test{prefix_set} "
+                f"REMOVE {_OUTCOME}, {lifecycle.OUTCOME_AT}{prefix_remove}"
             ),
             "ConditionExpression": (
                 "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
@@ -403,6 +439,7 @@ class OtpStore:
                 ":verification": _s(code.verification_id),
                 ":masked": _s(code.masked_destination),
                 ":test": {"BOOL": code.test},
+                **prefix,
             },
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -468,6 +505,8 @@ class OtpStore:
         if _THROTTLED_REASONS.intersection(codes.values()):
             raise DependencyUnavailable from None
         refused = {name for name, code in codes.items() if code == "ConditionalCheckFailed"}
+        if any(name.startswith("fraud_") for name in refused):
+            raise DestinationBlocked from None
         if "idempotency" in refused:
             raise IdempotencyKeyTaken from None
         waits = [1]

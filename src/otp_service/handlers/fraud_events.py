@@ -1,0 +1,87 @@
+"""Fraud Guard in the events function: each stream record's sends and verifications, counted.
+
+The events function already reads the table's change stream (NEW_AND_OLD_IMAGES) off the
+request path, so the conversion signal costs request-token and verify-token nothing. A block
+is logged, counted (`PrefixBlocked`) and published on the events topic as a lifecycle-style
+`fraud.prefix_blocked` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .fraud import FraudPolicy
+from .fraud_store import Block, FraudLedger, signals_from_stream
+from .lifecycle import rfc3339
+from .metric_names import Metric
+from .observability import count, logger
+
+Publish = Callable[[dict[str, Any]], None]
+
+
+class FraudConsumer:
+    """Feeds each stream record to the ledger and announces every block it makes."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        table_name: str,
+        policy: FraudPolicy,
+        clock: Callable[[], float],
+        publish: Publish | None = None,
+    ) -> None:
+        self._ledger = FraudLedger(dynamodb, table_name, policy)
+        self._clock = clock
+        self._publish = publish
+        self.blocks: list[dict[str, Any]] = []
+        """Every block event this container made, oldest first (for tests and the bench)."""
+
+    def __call__(self, record: Mapping[str, Any]) -> None:
+        now = int(self._clock())
+        for block in self._ledger.apply(signals_from_stream([record]), now):
+            event = block_event(block, now)
+            count(Metric.PREFIX_BLOCKED, "sms")
+            logger.warning("prefix blocked", extra={k: event[k] for k in _LOGGED})
+            if self._publish is not None:
+                self._publish(event)
+            self.blocks.append(event)
+
+
+_LOGGED = ("prefix", "reason", "offences", "blocked_until")
+
+
+def block_event(block: Block, now: int) -> dict[str, Any]:
+    """The event announcing a block, shaped like the verification lifecycle's events.
+
+    Its id is stable per prefix and block, so a replayed stream record repeats it.
+    """
+    digest = hashlib.sha256(f"{block.prefix}:{block.blocked_until}".encode()).hexdigest()
+    return {
+        "event_id": f"ev_{digest[:32]}",
+        "type": "fraud.prefix_blocked",
+        "channel": "sms",
+        "prefix": block.prefix,
+        "reason": block.reason,
+        "offences": block.offences,
+        "blocked_until": rfc3339(block.blocked_until),
+        "occurred_at": rfc3339(now),
+    }
+
+
+def topic_publisher(sns: Any, topic_arn: str) -> Publish:
+    """Publish an event on the events topic with the `type` and `channel` attributes."""
+
+    def publish(event: dict[str, Any]) -> None:
+        sns.publish(
+            TopicArn=topic_arn,
+            Message=json.dumps(event, separators=(",", ":")),
+            MessageAttributes={
+                "type": {"DataType": "String", "StringValue": event["type"]},
+                "channel": {"DataType": "String", "StringValue": event["channel"]},
+            },
+        )
+
+    return publish

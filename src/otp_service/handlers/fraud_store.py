@@ -1,0 +1,356 @@
+"""Fraud Guard's items in the service table: blocks and budgets the send checks, counters it learns.
+
+The request path only adds items to the transaction it already makes (a `ConditionCheck` per
+prefix that is not blocked, an `Update` per budget counter), so a blocked or over-budget send
+fails with the rest of that one round trip. Counting and judging happen off the hot path, in
+`FraudLedger.apply`, which the table's change stream feeds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from .errors import error_code
+from .fraud import (
+    DAY_SECONDS,
+    Counts,
+    FraudPolicy,
+    NumberPrefixes,
+    Offences,
+    PrefixView,
+    block_reason,
+    day_of,
+    is_surging,
+    next_offence,
+    window_of,
+)
+from .table import PARTITION_KEY, TTL_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+PREFIX_ATTRIBUTE = "fraud_prefix"
+"""On a user's item: the finest prefix of the number its pending code went to (not the number)."""
+
+
+def prefix_key(prefix: str) -> str:
+    """The item holding a prefix's block and history."""
+    return f"fraud#prefix#{prefix}"
+
+
+def prefix_window_key(window: int, prefix: str) -> str:
+    """The counter of one prefix's sends and verifications in one Fraud Guard window."""
+    return f"fraud#count#{window}#{prefix}"
+
+
+def country_window_key(window: int, calling_code: str) -> str:
+    """The counter of one calling code's sends in one Fraud Guard window."""
+    return f"fraud#country#{window}#{calling_code}"
+
+
+def budget_key(day: int, calling_code: str | None) -> str:
+    """The counter of SMS sent on one UTC day, to one calling code or (None) in all."""
+    return f"fraud#budget#{day}#{calling_code or 'all'}"
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _int(item: dict[str, Any], name: str) -> int:
+    return int(item[name]["N"]) if name in item else 0
+
+
+@dataclass(frozen=True)
+class SendGuard:
+    """What one SMS must pass: its prefixes unblocked, and every budget it counts against."""
+
+    prefixes: tuple[str, ...]
+    """Prefixes whose block refuses the send; none for a safe-listed number."""
+    budgets: tuple[tuple[str, int], ...]
+    """Budget counters the send adds one to, each with the count it must stay below."""
+    now: int
+
+    @classmethod
+    def of(
+        cls, where: NumberPrefixes, destination: str, policy: FraudPolicy, now: int
+    ) -> SendGuard | None:
+        """The checks for one SMS to `destination`, which lies under `where`; None when off."""
+        if not policy.enabled:
+            return None
+        prefixes = () if policy.is_safe(destination) else where.prefixes
+        day = day_of(now)
+        budgets = [(budget_key(day, None), policy.daily_budget)]
+        country = policy.country_budget(where.calling_code)
+        if country is not None:
+            budgets.append((budget_key(day, where.calling_code), country))
+        return cls(prefixes, tuple(budgets), now)
+
+    def items(self, table: str) -> dict[str, TransactWriteItemTypeDef]:
+        """The request transaction's extra items, named for reading its cancellation reasons."""
+        items: dict[str, TransactWriteItemTypeDef] = {}
+        for n, prefix in enumerate(self.prefixes):
+            items[f"fraud_block_{n}"] = {
+                "ConditionCheck": {
+                    "TableName": table,
+                    "Key": {PARTITION_KEY: {"S": prefix_key(prefix)}},
+                    "ConditionExpression": (
+                        "attribute_not_exists(blocked_until) OR blocked_until <= :now"
+                    ),
+                    "ExpressionAttributeValues": {":now": _n(self.now)},
+                }
+            }
+        day_end = (day_of(self.now) + 2) * DAY_SECONDS
+        for n, (key, limit) in enumerate(self.budgets):
+            items[f"fraud_budget_{n}"] = {
+                "Update": {
+                    "TableName": table,
+                    "Key": {PARTITION_KEY: {"S": key}},
+                    "UpdateExpression": f"ADD sends :one SET {TTL_ATTRIBUTE} = :day_end",
+                    "ConditionExpression": "attribute_not_exists(sends) OR sends < :max",
+                    "ExpressionAttributeValues": {
+                        ":one": _n(1),
+                        ":max": _n(limit),
+                        ":day_end": _n(day_end),
+                    },
+                }
+            }
+        return items
+
+    def refunds(self, table: str) -> list[TransactWriteItemTypeDef]:
+        """The items that give back the budget of a send that did not happen."""
+        return [
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {PARTITION_KEY: {"S": key}},
+                    "UpdateExpression": "ADD sends :minus_one",
+                    "ConditionExpression": "sends > :zero",
+                    "ExpressionAttributeValues": {":minus_one": _n(-1), ":zero": _n(0)},
+                }
+            }
+            for key, _ in self.budgets
+        ]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One thing the lifecycle saw happen to an SMS code: `sent` or `verified`."""
+
+    kind: str
+    where: NumberPrefixes
+
+
+@dataclass(frozen=True)
+class Block:
+    """A prefix the guard has just blocked."""
+
+    prefix: str
+    reason: str
+    offences: int
+    blocked_until: int
+
+
+class FraudLedger:
+    """Counts sends and verifications per prefix and per country, and blocks what pumps."""
+
+    def __init__(self, dynamodb: Any, table_name: str, policy: FraudPolicy) -> None:
+        self._db = dynamodb
+        self._table = table_name
+        self._policy = policy
+
+    def apply(self, signals: list[Signal], now: int) -> list[Block]:
+        """Count `signals` in the window that holds `now`; the prefixes that must now be blocked.
+
+        Counts are added with `ADD`, so a retried stream batch can count a record twice: the
+        guard's numbers are at-least-once, like the stream that feeds them.
+        """
+        if not self._policy.enabled or not signals:
+            return []
+        window = window_of(now, self._policy)
+        sends: Counter[str] = Counter()
+        verified: Counter[str] = Counter()
+        countries: Counter[str] = Counter()
+        for signal in signals:
+            target = sends if signal.kind == "sent" else verified
+            target.update(signal.where.prefixes)
+            if signal.kind == "sent":
+                countries[signal.where.calling_code] += 1
+        counts = {
+            prefix: self._add(prefix_window_key(window, prefix), sends[prefix], verified[prefix])
+            for prefix in sends.keys() | verified.keys()
+        }
+        surging = {
+            code: is_surging(
+                self._add_country(window, code, added),
+                self._country_sends(window - 1, code),
+                self._policy,
+            )
+            for code, added in countries.items()
+        }
+        finest_verified = {s.where.finest for s in signals if s.kind == "verified"}
+        for prefix in finest_verified:
+            self._mark_proven(prefix, now)
+        judged = {
+            prefix: signal.where.calling_code
+            for signal in signals
+            if signal.kind == "sent"
+            for prefix in signal.where.prefixes
+        }
+        blocks = []
+        for prefix, calling_code in judged.items():
+            history, proven = self._history(prefix, now)
+            view = PrefixView(prefix, counts[prefix], history, proven)
+            reason = block_reason(view, surging[calling_code], now, self._policy)
+            if reason is not None and (block := self._block(prefix, reason, history, now)):
+                blocks.append(block)
+        return blocks
+
+    def blocks(self, now: int) -> list[tuple[str, Offences]]:
+        """Every prefix blocked at `now`, with its history (for operators)."""
+        found = []
+        pages = self._db.get_paginator("scan").paginate(
+            TableName=self._table,
+            FilterExpression="begins_with(#pk, :kind) AND blocked_until > :now",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY},
+            ExpressionAttributeValues={":kind": {"S": prefix_key("")}, ":now": _n(now)},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                prefix = item[PARTITION_KEY]["S"].removeprefix(prefix_key(""))
+                found.append((prefix, _offences(item)))
+        return sorted(found)
+
+    def lift(self, prefix: str, now: int) -> bool:
+        """End a prefix's block now, keeping its history; whether it was blocked."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": prefix_key(prefix)}},
+                UpdateExpression="SET blocked_until = :now",
+                ConditionExpression="blocked_until > :now",
+                ExpressionAttributeValues={":now": _n(now)},
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def _add(self, key: str, sends: int, verified: int) -> Counts:
+        item = self._db.update_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": key}},
+            UpdateExpression=f"ADD sends :sends, verified :verified SET {TTL_ATTRIBUTE} = :ttl",
+            ExpressionAttributeValues={
+                ":sends": _n(sends),
+                ":verified": _n(verified),
+                ":ttl": _n(self._counter_ttl(key)),
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return Counts(_int(item, "sends"), _int(item, "verified"))
+
+    def _add_country(self, window: int, calling_code: str, sends: int) -> int:
+        return self._add(country_window_key(window, calling_code), sends, 0).sends
+
+    def _country_sends(self, window: int, calling_code: str) -> int:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": country_window_key(window, calling_code)}},
+        ).get("Item", {})
+        return _int(item, "sends")
+
+    def _counter_ttl(self, key: str) -> int:
+        window = int(key.split("#")[2])
+        return (window + 3) * self._policy.window_seconds
+
+    def _mark_proven(self, prefix: str, now: int) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": prefix_key(prefix)}},
+            UpdateExpression=f"SET last_verified_at = :now, {TTL_ATTRIBUTE} = :ttl",
+            ExpressionAttributeValues={":now": _n(now), ":ttl": _n(self._history_ttl(now))},
+        )
+
+    def _history(self, prefix: str, now: int) -> tuple[Offences, bool]:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": prefix_key(prefix)}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        verified_at = _int(item, "last_verified_at")
+        proven = verified_at > 0 and now - verified_at < self._policy.offence_memory_seconds
+        return _offences(item), proven
+
+    def _block(self, prefix: str, reason: str, history: Offences, now: int) -> Block | None:
+        after = next_offence(history, now, self._policy)
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": prefix_key(prefix)}},
+                UpdateExpression=(
+                    "SET blocked_until = :until, offences = :count, last_offence_at = :now, "
+                    f"reason = :reason, {TTL_ATTRIBUTE} = :ttl"
+                ),
+                # Two consumers judging at once must not count one offence twice.
+                ConditionExpression="attribute_not_exists(blocked_until) OR blocked_until <= :now",
+                ExpressionAttributeValues={
+                    ":until": _n(after.blocked_until),
+                    ":count": _n(after.count),
+                    ":now": _n(now),
+                    ":reason": {"S": reason},
+                    ":ttl": _n(max(after.blocked_until, self._history_ttl(now))),
+                },
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return None
+        return Block(prefix, reason, after.count, after.blocked_until)
+
+    def _history_ttl(self, now: int) -> int:
+        return now + self._policy.offence_memory_seconds
+
+
+def _offences(item: dict[str, Any]) -> Offences:
+    return Offences(
+        count=_int(item, "offences"),
+        last_at=_int(item, "last_offence_at"),
+        blocked_until=_int(item, "blocked_until"),
+    )
+
+
+def signals_from_stream(records: Sequence[Mapping[str, Any]]) -> list[Signal]:
+    """What a batch of the table's change-stream records (NEW_AND_OLD_IMAGES) says about SMS.
+
+    A new code MAC on a user's item is a send; a code removed by a redeem (the only write that
+    removes it and zeroes the attempts) is a verification. Items with no prefix are email.
+    """
+    signals = []
+    for record in records:
+        change = record.get("dynamodb", {})
+        new, old = change.get("NewImage") or {}, change.get("OldImage") or {}
+        key = (new or old).get(PARTITION_KEY, {}).get("S", "")
+        if not key.startswith("user#"):
+            continue
+        finest = (new.get(PREFIX_ATTRIBUTE) or old.get(PREFIX_ATTRIBUTE) or {}).get("S")
+        if finest is None:
+            continue
+        new_mac, old_mac = new.get("code_mac"), old.get("code_mac")
+        if new_mac is not None and new_mac != old_mac:
+            signals.append(Signal("sent", NumberPrefixes.parse(finest)))
+        elif _is_redeem(old, new):
+            signals.append(Signal("verified", NumberPrefixes.parse(old[PREFIX_ATTRIBUTE]["S"])))
+    return signals
+
+
+def _is_redeem(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a change removed the code and zeroed counted attempts, as only a redeem does."""
+    removed = "code_mac" in old and "code_mac" not in new and PREFIX_ATTRIBUTE in old
+    return removed and _int(old, "attempts") > 0 and _int(new, "attempts") == 0

@@ -1,0 +1,284 @@
+"""A simulated day of SMS pumping against the real handlers on moto, with and without Fraud Guard.
+
+Legitimate users in five countries request a code and most verify it within two minutes; an
+attacker requests codes to fresh numbers in a few prefixes, each under a fresh user id, never
+verifies, and ramps up through the day. The table's change stream is read from moto and fed
+to Fraud Guard's consumer (`fraud_events.consume`) as Lambda would, and items past their TTL
+are swept every simulated hour as DynamoDB's TTL would (the rules never rely on it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import heapq
+import random
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+import boto3
+import phonenumbers
+from moto import mock_aws
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb import models
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
+from moto.sns.models import sns_backends
+
+from otp_service.handlers.events import process
+from otp_service.handlers.fraud import DAY_SECONDS, FraudPolicy
+from otp_service.handlers.fraud_events import FraudConsumer
+from otp_service.handlers.settings import Policy
+from otp_service.handlers.table import TTL_ATTRIBUTE
+from otp_service.local.atomic import make_dynamodb_atomic
+from tests.handlers.conftest import REGION, FakeClock, Service, create_service_resources
+
+HOUR = 3600
+DAY_START = 20_800 * DAY_SECONDS
+"""A UTC midnight, so the day's budget and the simulated day line up."""
+
+COUNTRIES = {"US": 0.40, "GB": 0.20, "DE": 0.15, "FR": 0.10, "IN": 0.15}
+"""Where legitimate users are, by share of requests."""
+CONVERSION = {"US": 0.85, "GB": 0.80, "DE": 0.90, "FR": 0.75, "IN": 0.70}
+"""The share of legitimate requests that end in a successful verification, per country."""
+ATTACKED = ("GB", "IN", "IN")
+"""The countries of the attacker's prefixes, one prefix each."""
+STATIC_POLICY = Policy(allowed_country_codes=("1", "44", "49", "33", "91"))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How big the day is."""
+
+    legit_per_hour: float = 100.0
+    """Legitimate requests per hour at the daily peak."""
+    attack_start_hour: int = 6
+    attack_first_per_hour: float = 20.0
+    attack_last_per_hour: float = 400.0
+    """The attacker ramps linearly from the first rate to the last until midnight."""
+    seed: int = 15
+
+
+@dataclass
+class DayResult:
+    """What the day cost and whom it refused."""
+
+    legit_requests: int = 0
+    legit_sent: int = 0
+    legit_refused: int = 0
+    """Legitimate requests answered 403 `destination_not_allowed` (none are outside the list)."""
+    attacker_requests: int = 0
+    attacker_sent: int = 0
+    attacker_sent_before_first_block: int = 0
+    first_block_at: int | None = None
+    """Seconds into the day of the first block."""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    other_statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def legit_refused_share(self) -> float:
+        return self.legit_refused / max(self.legit_requests, 1)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "legit_requests": self.legit_requests,
+            "legit_sent": self.legit_sent,
+            "legit_refused": self.legit_refused,
+            "legit_refused_share": self.legit_refused_share,
+            "attacker_requests": self.attacker_requests,
+            "attacker_sent": self.attacker_sent,
+            "attacker_sent_before_first_block": self.attacker_sent_before_first_block,
+            "first_block_at_seconds": self.first_block_at,
+            "blocks": len(self.blocks),
+            "block_reasons": sorted({b["reason"] for b in self.blocks}),
+            "other_statuses": {str(k): v for k, v in sorted(self.other_statuses.items())},
+        }
+
+
+_MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def random_number(rng: random.Random, region: str, prefix: str | None = None) -> str:
+    """A valid mobile number in `region`, under the E.164 `prefix` when one is given."""
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None
+    template = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    head = prefix or template[: len(f"+{example.country_code}") + 2]
+    for _ in range(1000):
+        tail = "".join(rng.choice("0123456789") for _ in range(len(template) - len(head)))
+        number = phonenumbers.parse(head + tail, None)
+        if phonenumbers.number_type(number) in _MOBILE:
+            return head + tail
+    raise RuntimeError(f"no valid mobile number under {head}")
+
+
+def attack_prefixes(rng: random.Random) -> list[tuple[str, str]]:
+    """The attacker's ranges, each a region and an E.164 prefix of four national digits."""
+    prefixes = []
+    for region in ATTACKED:
+        number = random_number(rng, region)
+        code = phonenumbers.parse(number, None).country_code
+        prefixes.append((region, number[: len(f"+{code}") + 4]))
+    return prefixes
+
+
+def _legit_rate(hour: int, peak: float) -> float:
+    """A day-shaped rate: quiet at night, busiest in the afternoon."""
+    shape = [0.2, 0.15, 0.1, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 0.9, 1.0, 1.0]
+    shape += [0.95, 0.95, 1.0, 1.0, 0.95, 0.9, 0.85, 0.8, 0.7, 0.55, 0.4, 0.3]
+    return peak * shape[hour]
+
+
+def _arrivals(rng: random.Random, rate_at: Callable[[int], float]) -> Iterator[float]:
+    """Poisson arrivals through the day, at a rate (per hour) that is constant within an hour."""
+    for hour in range(24):
+        rate, t = rate_at(hour), 0.0
+        while rate > 0:
+            t += rng.expovariate(rate)
+            if t >= 1:
+                break
+            yield (hour + t) * HOUR
+
+
+@contextlib.contextmanager
+def _one_backup_per_transaction() -> Iterator[None]:
+    """moto backs up the whole table once per transaction item; once per table is the same.
+
+    Every backup is taken before the transaction's first write, so the copies are identical;
+    keeping one makes a transaction's emulator cost independent of how many items it has.
+    """
+    real_deepcopy = copy.deepcopy
+    backups: dict[int, Any] = {}
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table):
+            if id(value) not in backups:
+                backups[id(value)] = real_deepcopy(value, memo)
+            return backups[id(value)]
+        return real_deepcopy(value, memo)
+
+    real_transact = models.DynamoDBBackend.transact_write_items
+
+    def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups.clear()
+        try:
+            real_transact(self, transact_items)
+        finally:
+            backups.clear()
+
+    shim = types.SimpleNamespace(deepcopy=deepcopy)
+    with (
+        mock.patch.object(models, "copy", shim),
+        mock.patch.object(models.DynamoDBBackend, "transact_write_items", transact),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _service(guard: FraudPolicy) -> Iterator[tuple[Service, FraudConsumer, Any]]:
+    make_dynamodb_atomic()
+    with mock_aws(), _one_backup_per_transaction():
+        settings = create_service_resources(STATIC_POLICY).model_copy(update={"fraud_guard": guard})
+        session = boto3.session.Session(region_name=REGION)
+        session.client("dynamodb").update_table(
+            TableName=settings.table_name,
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        clock = FakeClock(float(DAY_START))
+        service = Service(settings, clock, session)
+        # The events function is another Lambda: its own client over the same account.
+        consumer = FraudConsumer(session.client("dynamodb"), settings.table_name, guard, clock)
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[settings.table_name]
+        yield service, consumer, table
+
+
+def _drain_stream(table: Any) -> list[dict[str, Any]]:
+    shard = table.stream_shard
+    records = [record.to_json() for record in shard.items]
+    shard.items.clear()
+    return records
+
+
+def _sweep_expired(table: Any, now: int) -> None:
+    for key, item in list(table.items.items()):
+        expires = item.attrs.get(TTL_ATTRIBUTE)
+        if expires is not None and int(expires.value) <= now:
+            del table.items[key]
+
+
+def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
+    """Replay one day; every SMS is a real handler call that reached moto's SNS."""
+    rng = random.Random(scenario.seed)
+    prefixes = attack_prefixes(rng)
+    queue: list[tuple[float, int, str, str, str]] = []
+    regions = list(COUNTRIES)
+    for n, t in enumerate(_arrivals(rng, lambda h: _legit_rate(h, scenario.legit_per_hour))):
+        region = rng.choices(regions, weights=[COUNTRIES[r] for r in regions])[0]
+        heapq.heappush(queue, (t, n, "legit", f"user-{n}", random_number(rng, region)))
+        if rng.random() < CONVERSION[region]:
+            heapq.heappush(queue, (t + rng.uniform(15, 120), n, "verify", f"user-{n}", ""))
+
+    def attack_rate(hour: int) -> float:
+        if hour < scenario.attack_start_hour:
+            return 0.0
+        progress = (hour + 0.5 - scenario.attack_start_hour) / (24 - scenario.attack_start_hour)
+        first, last = scenario.attack_first_per_hour, scenario.attack_last_per_hour
+        return first + (last - first) * progress
+
+    for n, t in enumerate(_arrivals(rng, attack_rate)):
+        region, prefix = prefixes[n % len(prefixes)]
+        number = random_number(rng, region, prefix)
+        heapq.heappush(queue, (t, -n - 1, "attack", f"bot-{n}-{rng.getrandbits(32):x}", number))
+
+    result = DayResult()
+    with _service(guard) as (service, consumer, table):
+        swept_hour = 0
+        while queue:
+            t, _, kind, user_id, number = heapq.heappop(queue)
+            service.clock.now = DAY_START + t
+            if int(t // HOUR) > swept_hour:
+                swept_hour = int(t // HOUR)
+                _sweep_expired(table, int(service.clock.now))
+            if kind == "verify":
+                code = _codes.get(user_id)
+                if code is not None:
+                    service.verify(code, user_id=user_id)
+            else:
+                _request(service, result, kind, user_id, number, int(t))
+            seen = len(consumer.blocks)
+            assert process(_drain_stream(table), (), (consumer,)) == []
+            for event in consumer.blocks[seen:]:
+                if result.first_block_at is None:
+                    result.first_block_at = int(t)
+                    result.attacker_sent_before_first_block = result.attacker_sent
+                result.blocks.append(event)
+    _codes.clear()
+    return result
+
+
+_codes: dict[str, str] = {}
+"""The code each legitimate user received, as the user reads it from their phone."""
+
+
+def _request(
+    service: Service, result: DayResult, kind: str, user_id: str, number: str, t: int
+) -> None:
+    messages = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages
+    before = len(messages)
+    reply = service.request(user_id=user_id, destination=number)
+    sent = len(messages) > before
+    if kind == "legit":
+        result.legit_requests += 1
+        result.legit_sent += sent
+        result.legit_refused += reply.status == 403
+        if sent:
+            _, text = next(reversed(messages.values()))
+            _codes[user_id] = next(w for w in str(text).split() if w.isdigit())
+    else:
+        result.attacker_requests += 1
+        result.attacker_sent += sent
+    if reply.status not in (202, 403):
+        result.other_statuses[reply.status] = result.other_statuses.get(reply.status, 0) + 1

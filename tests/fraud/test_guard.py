@@ -1,0 +1,169 @@
+"""Fraud Guard against the real handlers on moto: blocks, budgets, the safe list, the consumer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from otp_service.handlers.events import process
+from otp_service.handlers.fraud import FraudPolicy
+from otp_service.handlers.fraud_events import FraudConsumer
+from otp_service.handlers.fraud_store import FraudLedger, prefix_key
+from otp_service.handlers.settings import Policy
+from otp_service.handlers.table import PARTITION_KEY
+
+from .conftest import Service
+
+NUMBER = "+14155550123"
+SAME_PREFIX = "+14155550199"
+DAY = 86_400
+
+
+def _guarded(service: Service, **policy: Any) -> FraudPolicy:
+    guard = FraudPolicy.model_validate(policy)
+    service.settings = service.settings.model_copy(update={"fraud_guard": guard})
+    service.cold_start()
+    return guard
+
+
+def _block(service: Service, prefix: str, until: int) -> None:
+    service.session.client("dynamodb").put_item(
+        TableName=service.settings.table_name,
+        Item={PARTITION_KEY: {"S": prefix_key(prefix)}, "blocked_until": {"N": str(until)}},
+    )
+
+
+def _stream(service: Service) -> list[dict[str, Any]]:
+    """The table's change records so far, as the events function would receive them."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[service.settings.table_name]
+    shard = table.stream_shard
+    assert shard is not None
+    records = [record.to_json() for record in shard.items]
+    shard.items.clear()
+    return records
+
+
+def _with_stream(service: Service) -> None:
+    service.session.client("dynamodb").update_table(
+        TableName=service.settings.table_name,
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
+def test_a_blocked_prefix_answers_like_a_country_outside_the_list_and_sends_nothing(
+    service: Service,
+) -> None:
+    now = int(service.clock.now)
+    _block(service, "+1 4155", now + 60)
+    blocked = service.request(user_id="a", destination=NUMBER)
+    outside = service.request(user_id="b", destination="+447911123456")
+    assert (blocked.status, blocked.body) == (outside.status, outside.body)
+    assert blocked.body["error"]["code"] == "destination_not_allowed"
+    assert service.sms() == []
+    service.clock.advance(60)
+    assert service.request(user_id="a", destination=NUMBER).status == 202
+
+
+@pytest.mark.parametrize("prefix", ["+1 41", "+1 415", "+1 4155"])
+def test_a_block_at_any_depth_refuses_the_numbers_under_it(service: Service, prefix: str) -> None:
+    _block(service, prefix, int(service.clock.now) + 60)
+    assert service.request(destination=NUMBER).status == 403
+    assert service.request(user_id="other", destination="+12125550123").status == 202
+
+
+def test_a_safe_listed_number_is_sent_under_a_blocked_prefix(service: Service) -> None:
+    _guarded(service, safeList=[NUMBER])
+    _block(service, "+1 4155", int(service.clock.now) + 60)
+    assert service.request(user_id="a", destination=NUMBER).status == 202
+    assert service.request(user_id="b", destination=SAME_PREFIX).status == 403
+    assert [phone for phone, _ in service.sms()] == [NUMBER]
+
+
+def test_a_disabled_guard_checks_no_block(service: Service) -> None:
+    _guarded(service, enabled=False)
+    _block(service, "+1 4155", int(service.clock.now) + 60)
+    assert service.request(destination=NUMBER).status == 202
+
+
+def test_the_daily_budget_fails_closed_and_renews_the_next_day(service: Service) -> None:
+    _guarded(service, dailyBudget=3)
+    service.clock.now = 20_000 * DAY + 10
+    statuses = [service.request(user_id=f"u{n}", destination=NUMBER).status for n in range(4)]
+    assert statuses == [202, 202, 202, 403]
+    assert service.request(user_id="mail", channel="email", destination="a@example.com").status == (
+        202
+    )
+    service.clock.now = 20_001 * DAY
+    assert service.request(user_id="u9", destination=NUMBER).status == 202
+    assert len(service.sms()) == 4
+
+
+@pytest.mark.parametrize("policy", [Policy(allowed_country_codes=("1", "44"))])
+def test_a_country_budget_refuses_only_that_country(service: Service) -> None:
+    _guarded(service, countryDailyBudgets={"44": 1})
+    assert service.request(user_id="a", destination="+447911123456").status == 202
+    assert service.request(user_id="b", destination="+447911123457").status == 403
+    assert service.request(user_id="c", destination=NUMBER).status == 202
+
+
+def test_an_undelivered_send_gives_its_budget_back(service: Service) -> None:
+    _guarded(service, dailyBudget=1)
+    service.fail("sns.Publish", "InvalidParameter")
+    assert service.request(user_id="a", destination=NUMBER).status == 502
+    service.heal()
+    assert service.request(user_id="b", destination=NUMBER).status == 202
+
+
+def _pump(service: Service, count: int, first: int = 0) -> list[int]:
+    statuses = []
+    for n in range(first, first + count):
+        statuses.append(service.request(user_id=f"bot{n}", destination=f"+1415555{n:04d}").status)
+        service.clock.advance(1)
+    return statuses
+
+
+def test_the_consumer_blocks_a_prefix_that_never_verifies_at_the_floor(service: Service) -> None:
+    guard = _guarded(service, minSends=5)
+    _with_stream(service)
+    consumer = FraudConsumer(
+        service.session.client("dynamodb"), service.settings.table_name, guard, service.clock
+    )
+    assert _pump(service, 5) == [202] * 5
+    assert process(_stream(service), (), (consumer,)) == []
+    assert [(e["type"], e["prefix"], e["reason"]) for e in consumer.blocks] == [
+        ("fraud.prefix_blocked", "+1 4155", "conversion")
+    ]
+    assert _pump(service, 3, first=5) == [403] * 3
+    assert len(service.sms()) == 5
+
+
+def test_verified_codes_keep_a_busy_prefix_open(service: Service) -> None:
+    guard = _guarded(service, minSends=5)
+    _with_stream(service)
+    consumer = FraudConsumer(
+        service.session.client("dynamodb"), service.settings.table_name, guard, service.clock
+    )
+    for n in range(10):
+        user = f"person{n}"
+        assert service.request(user_id=user, destination=f"+1415555{n:04d}").status == 202
+        if n % 5:  # four in five verify
+            assert service.verify(service.last_code(), user_id=user).status == 200
+        process(_stream(service), (), (consumer,))
+    assert consumer.blocks == []
+
+
+def test_an_operator_sees_and_lifts_a_block(service: Service) -> None:
+    now = int(service.clock.now)
+    _block(service, "+1 4155", now + 600)
+    ledger = FraudLedger(
+        service.session.client("dynamodb"), service.settings.table_name, FraudPolicy()
+    )
+    assert [prefix for prefix, _ in ledger.blocks(now)] == ["+1 4155"]
+    assert ledger.lift("+1 4155", now) is True
+    assert ledger.lift("+1 4155", now) is False
+    assert ledger.blocks(now) == []
+    assert service.request(destination=NUMBER).status == 202
