@@ -53,6 +53,8 @@ STATIC_POLICY = Policy(allowed_country_codes=("1", "44", "49", "33", "91"))
 class Scenario:
     """How big the day is."""
 
+    hours: int = 24
+    """How long the simulated day is."""
     legit_per_hour: float = 100.0
     """Legitimate requests per hour at the daily peak."""
     attack_start_hour: int = 6
@@ -132,9 +134,9 @@ def _legit_rate(hour: int, peak: float) -> float:
     return peak * shape[hour]
 
 
-def _arrivals(rng: random.Random, rate_at: Callable[[int], float]) -> Iterator[float]:
+def _arrivals(rng: random.Random, hours: int, rate_at: Callable[[int], float]) -> Iterator[float]:
     """Poisson arrivals through the day, at a rate (per hour) that is constant within an hour."""
-    for hour in range(24):
+    for hour in range(hours):
         rate, t = rate_at(hour), 0.0
         while rate > 0:
             t += rng.expovariate(rate)
@@ -191,22 +193,33 @@ def _service(guard: FraudPolicy) -> Iterator[tuple[Service, FraudConsumer, Any]]
         service = Service(settings, clock, session)
         # The events function is another Lambda: its own client over the same account.
         consumer = FraudConsumer(session.client("dynamodb"), settings.table_name, guard, clock)
-        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[settings.table_name]
-        yield service, consumer, table
+        yield service, consumer, _Table(settings.table_name)
 
 
-def _drain_stream(table: Any) -> list[dict[str, Any]]:
-    shard = table.stream_shard
+@dataclass(frozen=True)
+class _Table:
+    """moto's copy of the table, looked up afresh: a cancelled transaction replaces it."""
+
+    name: str
+
+    def current(self) -> Any:
+        return dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[self.name]
+
+
+def _drain_stream(table: _Table) -> list[dict[str, Any]]:
+    """The change records since the last drain (a cancelled transaction leaves none)."""
+    shard = table.current().stream_shard
     records = [record.to_json() for record in shard.items]
     shard.items.clear()
     return records
 
 
-def _sweep_expired(table: Any, now: int) -> None:
-    for key, item in list(table.items.items()):
+def _sweep_expired(table: _Table, now: int) -> None:
+    items = table.current().items
+    for key, item in list(items.items()):
         expires = item.attrs.get(TTL_ATTRIBUTE)
         if expires is not None and int(expires.value) <= now:
-            del table.items[key]
+            del items[key]
 
 
 def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
@@ -215,7 +228,9 @@ def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
     prefixes = attack_prefixes(rng)
     queue: list[tuple[float, int, str, str, str]] = []
     regions = list(COUNTRIES)
-    for n, t in enumerate(_arrivals(rng, lambda h: _legit_rate(h, scenario.legit_per_hour))):
+    for n, t in enumerate(
+        _arrivals(rng, scenario.hours, lambda h: _legit_rate(h, scenario.legit_per_hour))
+    ):
         region = rng.choices(regions, weights=[COUNTRIES[r] for r in regions])[0]
         heapq.heappush(queue, (t, n, "legit", f"user-{n}", random_number(rng, region)))
         if rng.random() < CONVERSION[region]:
@@ -224,11 +239,12 @@ def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
     def attack_rate(hour: int) -> float:
         if hour < scenario.attack_start_hour:
             return 0.0
-        progress = (hour + 0.5 - scenario.attack_start_hour) / (24 - scenario.attack_start_hour)
+        length = scenario.hours - scenario.attack_start_hour
+        progress = (hour + 0.5 - scenario.attack_start_hour) / length
         first, last = scenario.attack_first_per_hour, scenario.attack_last_per_hour
         return first + (last - first) * progress
 
-    for n, t in enumerate(_arrivals(rng, attack_rate)):
+    for n, t in enumerate(_arrivals(rng, scenario.hours, attack_rate)):
         region, prefix = prefixes[n % len(prefixes)]
         number = random_number(rng, region, prefix)
         heapq.heappush(queue, (t, -n - 1, "attack", f"bot-{n}-{rng.getrandbits(32):x}", number))
