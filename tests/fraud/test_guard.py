@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from otp_service import fraud_cli
 from otp_service.handlers.events import process
 from otp_service.handlers.fraud import FraudPolicy
 from otp_service.handlers.fraud_events import FraudConsumer
@@ -167,3 +169,18 @@ def test_an_operator_sees_and_lifts_a_block(service: Service) -> None:
     assert ledger.lift("+1 4155", now) is False
     assert ledger.blocks(now) == []
     assert service.request(destination=NUMBER).status == 202
+
+
+def test_the_operator_cli_lists_and_lifts_a_block(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    until = int(time.time()) + 3600
+    _block(service, "+1 4155", until)
+    table = ["--table", service.settings.table_name, "--region", "us-east-1"]
+    assert fraud_cli.main([*table, "list"]) == 0
+    assert "+1 4155\t0\t" in capsys.readouterr().out
+    assert fraud_cli.main([*table, "lift", "+1 4155"]) == 0
+    assert fraud_cli.main([*table, "lift", "+1 4155"]) == 1
+    capsys.readouterr()
+    assert fraud_cli.main([*table, "list"]) == 0
+    assert capsys.readouterr().out == "PREFIX\tOFFENCES\tBLOCKED_UNTIL\n"

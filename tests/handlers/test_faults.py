@@ -51,8 +51,9 @@ def test_a_transaction_cancelled_by_throttling_is_503(service: Service) -> None:
     service.fail(
         "dynamodb.TransactWriteItems",
         "TransactionCanceledException",
-        # One reason per item: the code, both send counters and the verification record.
-        CancellationReasons=[{"Code": "ThrottlingError"}] + [{"Code": "None"}] * 3,
+        # One reason per item: the code, both send counters, the verification record, and
+        # Fraud Guard's three prefix checks and budget counter.
+        CancellationReasons=[{"Code": "ThrottlingError"}] + [{"Code": "None"}] * 7,
     )
     assert service.request().status == 503
     assert service.sms() == []

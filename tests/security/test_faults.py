@@ -108,7 +108,8 @@ def test_a_table_throttling_storm_is_503_on_every_route_and_sends_nothing(
 
 
 def test_a_conditional_check_storm_on_request_is_429_and_sends_nothing(service: Service) -> None:
-    cancelled = [{"Code": "ConditionalCheckFailed", "Item": {}}] + [{"Code": "None"}] * 3
+    # One reason per item: code, two send counters, verification, Fraud Guard's four.
+    cancelled = [{"Code": "ConditionalCheckFailed", "Item": {}}] + [{"Code": "None"}] * 7
     service.fail(
         "dynamodb.TransactWriteItems", "TransactionCanceledException", CancellationReasons=cancelled
     )
@@ -118,7 +119,7 @@ def test_a_conditional_check_storm_on_request_is_429_and_sends_nothing(service: 
 
 
 def test_a_transaction_conflict_storm_is_429_retry_after_one_second(service: Service) -> None:
-    conflict = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * 3
+    conflict = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * 7
     service.fail(
         "dynamodb.TransactWriteItems", "TransactionCanceledException", CancellationReasons=conflict
     )
