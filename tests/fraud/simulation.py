@@ -108,7 +108,8 @@ def random_number(rng: random.Random, region: str, prefix: str | None = None) ->
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None
     template = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-    head = prefix or template[: len(f"+{example.country_code}") + 2]
+    # Legitimate numbers spread over the country's mobile ranges, not one two-digit block.
+    head = prefix or template[: len(f"+{example.country_code}") + 1]
     for _ in range(1000):
         tail = "".join(rng.choice("0123456789") for _ in range(len(template) - len(head)))
         number = phonenumbers.parse(head + tail, None)

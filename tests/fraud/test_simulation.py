@@ -23,9 +23,10 @@ SCALED = FraudPolicy(min_sends=8, velocity_min_sends=20, probation_sends=3)
 def test_the_guard_cuts_the_attacker_s_sms_and_refuses_no_legitimate_request() -> None:
     day = run_day(SCALED, SCENARIO)
     assert day.attacker_requests > 150
-    assert day.attacker_sent <= 0.25 * day.attacker_requests
+    assert day.attacker_sent <= 0.2 * day.attacker_requests
     assert day.attacker_sent_before_first_block <= 3 * 10  # three prefixes, about a floor each
-    assert {block["reason"] for block in day.blocks} == {"conversion", "repeat"}
+    assert {block["reason"] for block in day.blocks} <= {"conversion", "repeat", "velocity"}
+    assert max(block["offences"] for block in day.blocks) >= 2, "a lapsed block came back"
     assert day.legit_requests > 15
     assert day.legit_refused == 0
     assert day.legit_sent == day.legit_requests

@@ -49,6 +49,13 @@ def test_a_prefix_at_the_floor_with_low_conversion_is_blocked() -> None:
     assert block_reason(_view(sends=20, verified=3), False, NOW, POLICY) == "conversion"
 
 
+def test_a_prefix_too_slow_for_one_window_is_judged_on_its_day() -> None:
+    slow = PrefixView("+44 7911", Counts(2, 0), Offences(), proven=False, day=Counts(20, 3))
+    assert block_reason(slow, False, NOW, POLICY) == "conversion"
+    converting = PrefixView("+44 7911", Counts(2, 0), Offences(), proven=False, day=Counts(20, 4))
+    assert block_reason(converting, False, NOW, POLICY) is None
+
+
 def test_a_prefix_below_the_floor_or_converting_is_not_blocked() -> None:
     assert block_reason(_view(sends=19, verified=0), False, NOW, POLICY) is None
     assert block_reason(_view(sends=20, verified=4), False, NOW, POLICY) is None

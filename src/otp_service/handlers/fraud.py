@@ -180,20 +180,22 @@ class PrefixView:
 
     prefix: str
     counts: Counts
+    """This window's sends and verifications."""
     offences: Offences
     proven: bool
     """Whether numbers under it ever verified a code (within the offence memory)."""
+    day: Counts = Counts()
+    """Today's (UTC) sends and verifications, which catch a pumper too slow for one window."""
 
 
 def block_reason(view: PrefixView, surging: bool, now: int, policy: FraudPolicy) -> str | None:
     """Why this prefix should be blocked now (`conversion`, `repeat`, `velocity`), or None."""
     if not policy.enabled or view.offences.is_blocked(now) or policy.is_safe(view.prefix):
         return None
-    counts = view.counts
-    if counts.sends >= volume_floor(view.prefix, policy) and counts.converts_below(
-        policy.min_conversion
-    ):
-        return "conversion"
+    counts, floor = view.counts, volume_floor(view.prefix, policy)
+    for judged in (counts, view.day):
+        if judged.sends >= floor and judged.converts_below(policy.min_conversion):
+            return "conversion"
     if prefix_depth(view.prefix) != PREFIX_DEPTHS[-1]:
         return None  # only the finest prefix is judged on a handful of sends
     on_probation = counts.sends >= policy.probation_sends and counts.verified == 0

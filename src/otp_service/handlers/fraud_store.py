@@ -48,6 +48,11 @@ def prefix_window_key(window: int, prefix: str) -> str:
     return f"fraud#count#{window}#{prefix}"
 
 
+def prefix_day_key(day: int, prefix: str) -> str:
+    """The counter of one prefix's sends and verifications on one UTC day."""
+    return f"fraud#day#{day}#{prefix}"
+
+
 def country_window_key(window: int, calling_code: str) -> str:
     """The counter of one calling code's sends in one Fraud Guard window."""
     return f"fraud#country#{window}#{calling_code}"
@@ -181,10 +186,14 @@ class FraudLedger:
             target.update(signal.where.prefixes)
             if signal.kind == "sent":
                 countries[signal.where.calling_code] += 1
-        counts = {
-            prefix: self._add(prefix_window_key(window, prefix), sends[prefix], verified[prefix])
-            for prefix in sends.keys() | verified.keys()
-        }
+        touched = sends.keys() | verified.keys()
+        window_ttl = (window + 3) * self._policy.window_seconds
+        day = day_of(now)
+        counts, today = {}, {}
+        for prefix in touched:
+            added = (sends[prefix], verified[prefix])
+            counts[prefix] = self._add(prefix_window_key(window, prefix), *added, window_ttl)
+            today[prefix] = self._add(prefix_day_key(day, prefix), *added, (day + 2) * DAY_SECONDS)
         surging = {
             code: is_surging(
                 self._add_country(window, code, added),
@@ -205,7 +214,7 @@ class FraudLedger:
         blocks = []
         for prefix, calling_code in judged.items():
             history, proven = self._history(prefix, now)
-            view = PrefixView(prefix, counts[prefix], history, proven)
+            view = PrefixView(prefix, counts[prefix], history, proven, today[prefix])
             reason = block_reason(view, surging[calling_code], now, self._policy)
             if reason is not None and (block := self._block(prefix, reason, history, now)):
                 blocks.append(block)
@@ -242,7 +251,7 @@ class FraudLedger:
             return False
         return True
 
-    def _add(self, key: str, sends: int, verified: int) -> Counts:
+    def _add(self, key: str, sends: int, verified: int, ttl: int) -> Counts:
         item = self._db.update_item(
             TableName=self._table,
             Key={PARTITION_KEY: {"S": key}},
@@ -250,14 +259,15 @@ class FraudLedger:
             ExpressionAttributeValues={
                 ":sends": _n(sends),
                 ":verified": _n(verified),
-                ":ttl": _n(self._counter_ttl(key)),
+                ":ttl": _n(ttl),
             },
             ReturnValues="ALL_NEW",
         )["Attributes"]
         return Counts(_int(item, "sends"), _int(item, "verified"))
 
     def _add_country(self, window: int, calling_code: str, sends: int) -> int:
-        return self._add(country_window_key(window, calling_code), sends, 0).sends
+        ttl = (window + 3) * self._policy.window_seconds
+        return self._add(country_window_key(window, calling_code), sends, 0, ttl).sends
 
     def _country_sends(self, window: int, calling_code: str) -> int:
         item = self._db.get_item(
@@ -265,10 +275,6 @@ class FraudLedger:
             Key={PARTITION_KEY: {"S": country_window_key(window, calling_code)}},
         ).get("Item", {})
         return _int(item, "sends")
-
-    def _counter_ttl(self, key: str) -> int:
-        window = int(key.split("#")[2])
-        return (window + 3) * self._policy.window_seconds
 
     def _mark_proven(self, prefix: str, now: int) -> None:
         self._db.update_item(
