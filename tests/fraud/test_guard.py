@@ -184,3 +184,16 @@ def test_the_operator_cli_lists_and_lifts_a_block(
     capsys.readouterr()
     assert fraud_cli.main([*table, "list"]) == 0
     assert capsys.readouterr().out == "PREFIX\tOFFENCES\tBLOCKED_UNTIL\n"
+
+
+def test_a_failing_guard_never_holds_up_the_lifecycle_events(service: Service) -> None:
+    """The events function's batch succeeds; the record simply goes uncounted."""
+    guard = _guarded(service, minSends=5)
+    _with_stream(service)
+    consumer = FraudConsumer(
+        service.session.client("dynamodb"), service.settings.table_name, guard, service.clock
+    )
+    assert _pump(service, 5) == [202] * 5
+    service.fail("dynamodb.UpdateItem", "AccessDeniedException")
+    assert process(_stream(service), (), (consumer,)) == []
+    assert consumer.blocks == []

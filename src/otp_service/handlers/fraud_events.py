@@ -13,6 +13,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from .errors import error_code
 from .fraud import FraudPolicy
 from .fraud_store import Block, FraudLedger, signals_from_stream
 from .lifecycle import rfc3339
@@ -41,7 +44,15 @@ class FraudConsumer:
 
     def __call__(self, record: Mapping[str, Any]) -> None:
         now = int(self._clock())
-        for block in self._ledger.apply(signals_from_stream([record]), now):
+        try:
+            blocks = self._ledger.apply(signals_from_stream([record]), now)
+        except Exception as error:  # noqa: BLE001 - counting must never hold up lifecycle events
+            # The record's lifecycle events are published regardless; this one send or
+            # verification goes uncounted, which only makes the guard a little slower to block.
+            count("FraudGuardFailed", "sms")
+            logger.error("fraud guard could not count a record", extra=_failure(error))
+            return
+        for block in blocks:
             event = block_event(block, now)
             count(Metric.PREFIX_BLOCKED, "sms")
             logger.warning("prefix blocked", extra={k: event[k] for k in _LOGGED})
@@ -51,6 +62,12 @@ class FraudConsumer:
 
 
 _LOGGED = ("prefix", "reason", "offences", "blocked_until")
+
+
+def _failure(error: Exception) -> dict[str, Any]:
+    """Only the type and the AWS error code: provider messages can quote anything."""
+    code = error_code(error) if isinstance(error, ClientError) else None
+    return {"error": type(error).__name__, "aws_error_code": code}
 
 
 def block_event(block: Block, now: int) -> dict[str, Any]:
