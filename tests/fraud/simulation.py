@@ -186,10 +186,6 @@ def _service(guard: FraudPolicy) -> Iterator[tuple[Service, FraudConsumer, Any]]
     with mock_aws(), _one_backup_per_transaction():
         settings = create_service_resources(STATIC_POLICY).model_copy(update={"fraud_guard": guard})
         session = boto3.session.Session(region_name=REGION)
-        session.client("dynamodb").update_table(
-            TableName=settings.table_name,
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
         clock = FakeClock(float(DAY_START))
         service = Service(settings, clock, session)
         # The events function is another Lambda: its own client over the same account.

@@ -49,13 +49,6 @@ def _stream(service: Service) -> list[dict[str, Any]]:
     return records
 
 
-def _with_stream(service: Service) -> None:
-    service.session.client("dynamodb").update_table(
-        TableName=service.settings.table_name,
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-
-
 def test_a_blocked_prefix_answers_like_a_country_outside_the_list_and_sends_nothing(
     service: Service,
 ) -> None:
@@ -130,7 +123,6 @@ def _pump(service: Service, count: int, first: int = 0) -> list[int]:
 
 def test_the_consumer_blocks_a_prefix_that_never_verifies_at_the_floor(service: Service) -> None:
     guard = _guarded(service, minSends=5)
-    _with_stream(service)
     consumer = FraudConsumer(
         service.session.client("dynamodb"), service.settings.table_name, guard, service.clock
     )
@@ -145,7 +137,6 @@ def test_the_consumer_blocks_a_prefix_that_never_verifies_at_the_floor(service: 
 
 def test_verified_codes_keep_a_busy_prefix_open(service: Service) -> None:
     guard = _guarded(service, minSends=5)
-    _with_stream(service)
     consumer = FraudConsumer(
         service.session.client("dynamodb"), service.settings.table_name, guard, service.clock
     )
@@ -189,7 +180,6 @@ def test_the_operator_cli_lists_and_lifts_a_block(
 def test_a_failing_guard_never_holds_up_the_lifecycle_events(service: Service) -> None:
     """The events function's batch succeeds; the record simply goes uncounted."""
     guard = _guarded(service, minSends=5)
-    _with_stream(service)
     consumer = FraudConsumer(
         service.session.client("dynamodb"), service.settings.table_name, guard, service.clock
     )
