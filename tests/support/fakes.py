@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from otp_service.handlers.delivery import MessageSender
 from otp_service.handlers.errors import IdempotencyKeyTaken, RateLimited
+from otp_service.handlers.fraud_store import SendGuard
 from otp_service.handlers.keys import MacKeyring
 from otp_service.handlers.store import Attempt, IdempotencyRecord, PendingCode, SendLimits
 
@@ -88,8 +89,13 @@ class FakeStore:
     calls: list[str] = field(default_factory=list)
 
     def save_pending_code(
-        self, code: PendingCode, limits: SendLimits, record: IdempotencyRecord | None
+        self,
+        code: PendingCode,
+        limits: SendLimits,
+        record: IdempotencyRecord | None,
+        guard: SendGuard | None = None,
     ) -> None:
+        # Fraud Guard's transaction items are DynamoDB conditions: tests/fraud runs them on moto.
         self.calls.append("save_pending_code")
         user = self.users.setdefault(code.user_id, _User())
         counters = [
@@ -121,7 +127,13 @@ class FakeStore:
         if record is not None:
             self.records[record.key_digest] = (record, limits.now + 600)
 
-    def release_send(self, code: PendingCode, limits: SendLimits, key_digest: str | None) -> None:
+    def release_send(
+        self,
+        code: PendingCode,
+        limits: SendLimits,
+        key_digest: str | None,
+        guard: SendGuard | None = None,
+    ) -> None:
         self.calls.append("release_send")
         user = self.users[code.user_id]
         if code.code_mac in user.code_macs:
