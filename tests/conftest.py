@@ -35,6 +35,7 @@ TIERS = {
     "client": "unit",
     "client/test_local_stack.py": "e2e",
     "handlers": "integration",
+    "fraud": "integration",
     "e2e": "e2e",
     "infra": "infra",
     "security": "security",

@@ -10,22 +10,17 @@ are swept every simulated hour as DynamoDB's TTL would (the rules never rely on 
 from __future__ import annotations
 
 import contextlib
-import copy
 import heapq
 import random
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from unittest import mock
 
 import boto3
 import phonenumbers
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.dynamodb import models
 from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.table import Table
 from moto.sns.models import sns_backends
 
 from otp_service.handlers.events import process
@@ -34,7 +29,8 @@ from otp_service.handlers.fraud_events import FraudConsumer
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import TTL_ATTRIBUTE
 from otp_service.local.atomic import make_dynamodb_atomic
-from tests.handlers.conftest import REGION, FakeClock, Service, create_service_resources
+from otp_service.local.moto_resources import REGION, create_service_resources
+from tests.support.moto_service import FakeClock, Service
 
 HOUR = 3600
 DAY_START = 20_800 * DAY_SECONDS
@@ -147,43 +143,9 @@ def _arrivals(rng: random.Random, hours: int, rate_at: Callable[[int], float]) -
 
 
 @contextlib.contextmanager
-def _one_backup_per_transaction() -> Iterator[None]:
-    """moto backs up the whole table once per transaction item; once per table is the same.
-
-    Every backup is taken before the transaction's first write, so the copies are identical;
-    keeping one makes a transaction's emulator cost independent of how many items it has.
-    """
-    real_deepcopy = copy.deepcopy
-    backups: dict[int, Any] = {}
-
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        if isinstance(value, Table):
-            if id(value) not in backups:
-                backups[id(value)] = real_deepcopy(value, memo)
-            return backups[id(value)]
-        return real_deepcopy(value, memo)
-
-    real_transact = models.DynamoDBBackend.transact_write_items
-
-    def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        backups.clear()
-        try:
-            real_transact(self, transact_items)
-        finally:
-            backups.clear()
-
-    shim = types.SimpleNamespace(deepcopy=deepcopy)
-    with (
-        mock.patch.object(models, "copy", shim),
-        mock.patch.object(models.DynamoDBBackend, "transact_write_items", transact),
-    ):
-        yield
-
-
-@contextlib.contextmanager
 def _service(guard: FraudPolicy) -> Iterator[tuple[Service, FraudConsumer, Any]]:
     make_dynamodb_atomic()
-    with mock_aws(), _one_backup_per_transaction():
+    with mock_aws():
         settings = create_service_resources(STATIC_POLICY).model_copy(update={"fraud_guard": guard})
         session = boto3.session.Session(region_name=REGION)
         clock = FakeClock(float(DAY_START))

@@ -14,8 +14,7 @@ from otp_service.handlers.fraud_events import FraudConsumer
 from otp_service.handlers.fraud_store import FraudLedger, prefix_key
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
-
-from .conftest import Service
+from tests.support.moto_service import Service
 
 NUMBER = "+14155550123"
 SAME_PREFIX = "+14155550199"
