@@ -49,7 +49,7 @@ class FraudConsumer:
         except Exception as error:  # noqa: BLE001 - counting must never hold up lifecycle events
             # The record's lifecycle events are published regardless; this one send or
             # verification goes uncounted, which only makes the guard a little slower to block.
-            count("FraudGuardFailed", "sms")
+            count(Metric.FRAUD_GUARD_FAILED, "sms")
             logger.error("fraud guard could not count a record", extra=_failure(error))
             return
         for block in blocks:

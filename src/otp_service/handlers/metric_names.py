@@ -27,3 +27,5 @@ class Metric(StrEnum):
     """An SMS Fraud Guard refused: a blocked prefix or a spent budget."""
     PREFIX_BLOCKED = "PrefixBlocked"
     """Fraud Guard blocked a number prefix (the events function)."""
+    FRAUD_GUARD_FAILED = "FraudGuardFailed"
+    """Fraud Guard could not count a stream record (the record goes uncounted)."""
