@@ -91,6 +91,12 @@ def test_the_events_role_reads_only_its_stream_and_publishes_only_to_its_topic(
         assert record["Condition"] == {
             "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["verification#*"]}
         }
+        fraud = by_sid["CountAndBlockPrefixes"]
+        assert fraud["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        assert fraud["Resource"] == [TABLE_ARN]
+        assert fraud["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["fraud#*"]}
+        }
         assert allowed_actions(statements) == {
             "logs:CreateLogStream",
             "logs:PutLogEvents",
@@ -102,6 +108,7 @@ def test_the_events_role_reads_only_its_stream_and_publishes_only_to_its_topic(
             "dynamodb:GetRecords",
             "dynamodb:GetShardIterator",
             "dynamodb:ListStreams",
+            "dynamodb:GetItem",
             "dynamodb:UpdateItem",
             "sns:Publish",
             "sqs:SendMessage",

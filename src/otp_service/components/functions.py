@@ -373,4 +373,12 @@ def _events_statements(shared: _Shared) -> list[Statement]:
             [shared.table.arn],
             {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["verification#*"]}},
         ),
+        # Fraud Guard's stream consumer counts sends and verifications per prefix and writes
+        # blocks, on its own `fraud#` items only.
+        allow(
+            "CountAndBlockPrefixes",
+            ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            [shared.table.arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["fraud#*"]}},
+        ),
     ]
