@@ -42,6 +42,7 @@ class Floor:
     target_dynamodb: int | None = None
 
 
+_VERIFY_WHY = "the same one write as a right code: every outcome costs the same"
 _REQUEST_WHY = "one DynamoDB write round trip (code, cooldown, both send limits) + the send"
 FLOORS = {
     "request-token (sms)": Floor(2, _REQUEST_WHY, target_calls=2, target_dynamodb=1),
@@ -53,15 +54,20 @@ FLOORS = {
         3, "as for SMS + one KMS GenerateMac per container", target_calls=3, target_dynamodb=1
     ),
     "verify-token (right code)": Floor(
-        2,
-        "counting the attempt before the code is compared takes one write, burning the code "
-        "another; a single conditional write cannot also count guesses that fail it",
-        target_calls=2,
+        1,
+        "one conditional write records the attempt and DELETEs the guess's MAC from the pending "
+        "code's set; the old item (ALL_OLD) says whether the set held it",
+        target_calls=1,
         target_dynamodb=1,
     ),
-    "verify-token (wrong code)": Floor(
+    "verify-token (wrong code)": Floor(1, _VERIFY_WHY, target_calls=1, target_dynamodb=1),
+    "verify-token (unknown user)": Floor(1, _VERIFY_WHY, target_calls=1, target_dynamodb=1),
+    "verify-token (locked out)": Floor(
         1,
-        "one write that counts the attempt and returns the stored MAC, compared in the function",
+        "the same write, refused by its condition; the item comes back with the refusal "
+        "(ReturnValuesOnConditionCheckFailure)",
+        target_calls=1,
+        target_dynamodb=1,
     ),
     "cancel-token": Floor(1, "one conditional write burns the pending code"),
 }
@@ -206,6 +212,16 @@ def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
                 "/verify-token",
                 {"user_id": "erin", "code": wrong_code(last_sms_code())},
             ),
+        )
+        measure(
+            "verify-token (unknown user)",
+            _invoke(service, "/verify-token", {"user_id": "nobody", "code": "000000"}),
+        )
+        for _ in range(4):
+            _invoke(service, "/verify-token", {"user_id": "erin", "code": "000000"})()
+        measure(
+            "verify-token (locked out)",
+            _invoke(service, "/verify-token", {"user_id": "erin", "code": "000000"}),
         )
         measure("cancel-token", _invoke(service, "/cancel-token", {"user_id": "erin"}))
         item_bytes = largest_item_bytes(service.settings.table_name)

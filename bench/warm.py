@@ -87,10 +87,8 @@ class _Bare:
             TableName=self.table,
             Item={
                 "pk": {"S": f"user#{user}"},
-                "code_mac": {"B": _CODE_MAC},
-                "key_id": {"S": "key"},
+                "code_macs": {"BS": [_CODE_MAC]},
                 "code_expires_at": {"N": "4000000000"},
-                "attempts": {"N": "0"},
                 "channel": {"S": "sms"},
             },
         )
@@ -109,21 +107,18 @@ class _Bare:
                         "TableName": self.table,
                         "Key": {"pk": {"S": f"user#{user}"}},
                         "UpdateExpression": (
-                            "SET code_mac = :mac, key_id = :key, code_expires_at = :expires, "
-                            "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
-                            "attempts_reset_at = :reset, expires_at = :horizon"
+                            "SET code_macs = :macs, code_expires_at = :expires, "
+                            "cooldown_until = :cooldown, channel = :channel, "
+                            "expires_at = :horizon REMOVE attempts"
                         ),
                         "ConditionExpression": (
                             "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
                         ),
                         "ExpressionAttributeValues": {
-                            ":mac": {"B": _CODE_MAC},
-                            ":key": {"S": "key"},
+                            ":macs": {"BS": [_CODE_MAC]},
                             ":expires": {"N": "1800000300"},
                             ":cooldown": {"N": "1800000030"},
                             ":channel": {"S": "sms"},
-                            ":zero": {"N": "0"},
-                            ":reset": {"N": "1800003600"},
                             ":horizon": {"N": "1800003600"},
                             ":now": {"N": "1800000000"},
                         },
@@ -154,56 +149,41 @@ class _Bare:
             },
         )
 
-    def count_attempt(self, user: str) -> None:
-        self.db.update_item(
+    def attempt(self, user: str, mac: bytes) -> bool:
+        """The handler's one verify write; whether the old item held `mac`."""
+        answer = self.db.update_item(
             TableName=self.table,
             Key={"pk": {"S": f"user#{user}"}},
             UpdateExpression=(
-                "SET attempts_reset_at = if_not_exists(attempts_reset_at, :reset), "
-                "expires_at = :horizon ADD attempts :one"
+                "SET attempts = list_append(if_not_exists(attempts, :none), :now), "
+                "expires_at = :horizon DELETE code_macs :guesses"
             ),
-            ConditionExpression=(
-                "attribute_not_exists(attempts_reset_at) OR attempts_reset_at > :now"
-            ),
+            ConditionExpression="attribute_not_exists(attempts) OR size(attempts) < :max",
             ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":reset": {"N": "1800003600"},
+                ":none": {"L": []},
+                ":now": {"L": [{"N": "1800000000"}]},
                 ":horizon": {"N": "1800003600"},
-                ":now": {"N": "1800000000"},
+                ":guesses": {"BS": [mac]},
+                ":max": {"N": "5"},
             },
-            ReturnValues="ALL_NEW",
+            ReturnValues="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
+        return mac in answer.get("Attributes", {}).get("code_macs", {}).get("BS", [])
 
-    def redeem(self, user: str, mac: bytes = _CODE_MAC) -> bool:
-        self.count_attempt(user)
-        try:
-            self.db.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": f"user#{user}"}},
-                UpdateExpression="REMOVE code_mac, key_id, code_expires_at SET attempts = :zero",
-                ConditionExpression="code_mac = :mac AND code_expires_at > :now",
-                ExpressionAttributeValues={
-                    ":mac": {"B": mac},
-                    ":now": {"N": "1800000000"},
-                    ":zero": {"N": "0"},
-                },
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError:
-            return False
-        return True
+    def redeem(self, user: str) -> bool:
+        return self.attempt(user, _CODE_MAC)
 
     def verify_wrong(self, user: str) -> None:
-        # The handler's wrong-code path: one write counts the attempt and returns the stored MAC.
-        self.count_attempt(user)
+        self.attempt(user, bytes(len(_CODE_MAC)))
 
     def cancel(self, user: str) -> None:
         with contextlib.suppress(ClientError):
             self.db.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": f"user#{user}"}},
-                UpdateExpression="REMOVE code_mac, key_id, code_expires_at",
-                ConditionExpression="attribute_exists(code_mac)",
+                UpdateExpression="REMOVE code_macs, code_expires_at",
+                ConditionExpression="attribute_exists(code_macs)",
             )
 
 
@@ -278,7 +258,7 @@ def _operations(
         "verify-token (right code)": (
             handler_verify,
             bare_verify,
-            ["dynamodb.UpdateItem", "dynamodb.UpdateItem"],
+            ["dynamodb.UpdateItem"],
         ),
         "verify-token (wrong code)": (handler_wrong, bare_wrong, ["dynamodb.UpdateItem"]),
         "cancel-token": (handler_cancel, bare_cancel, ["dynamodb.UpdateItem"]),

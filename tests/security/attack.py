@@ -14,8 +14,8 @@ def wrong(code: str, offset: int = 1) -> str:
 
 
 def is_redeem(params: dict[str, Any]) -> bool:
-    """Whether an UpdateItem compares a guess with the stored code."""
-    return "code_mac = :mac" in str(params.get("ConditionExpression", ""))
+    """Whether an UpdateItem tries a guess against the stored code (verify's one write)."""
+    return "DELETE code_macs" in str(params.get("UpdateExpression", ""))
 
 
 class RaceGate:
@@ -61,16 +61,18 @@ class RaceGate:
         self._local.calls += 1
         with self._lock:
             self.updates += 1
-        if is_redeem(params):
-            with self._lock:
-                self.redeems += 1
+        self._local.trying = is_redeem(params)
         if role == "early" and self._local.calls > 1:
             self.late_done.wait(10)
         if role == "late" and self._local.calls == 1:
             self.early_first.wait(10)
 
-    def _after(self, **_: Any) -> None:
+    def _after(self, parsed: dict[str, Any], **_: Any) -> None:
         role = getattr(self._local, "role", None)
+        if role is not None and self._local.trying and "Error" not in parsed:
+            # The write went through, so the guess was compared with the stored code.
+            with self._lock:
+                self.redeems += 1
         if role != "early" or self._local.calls != 1:
             return
         with self._lock:

@@ -26,11 +26,14 @@ def test_the_lockout_comes_exactly_at_max_verify_attempts_and_burns_the_code(
     n = policy.max_verify_attempts
     statuses = [service.verify(wrong(code, k)).status for k in range(1, n + 1)]
     assert statuses == [400] * (n - 1) + [429]
-    # The 429s alone would follow from the attempt count; the code itself must be gone.
+    # The 429s alone would follow from the window's count; the code itself must be dead:
+    # its attempts are used up, so no later guess is compared with it, in this window or after.
     [user] = [item for item in service.items() if item[PARTITION_KEY]["S"] == "user#alice"]
-    assert "code_mac" not in user, "the lockout left the code in the table"
+    assert len(user["attempts"]["L"]) == n, "the lockout left the code open to guesses"
     burned = service.verify(code)
     assert (burned.status, burned.body["error"]["code"]) == (429, "too_many_attempts")
+    service.clock.now = (service.clock.now // WINDOW + 1) * WINDOW
+    assert service.verify(code).status == 400
 
 
 def test_the_right_code_after_max_minus_one_failures_is_still_accepted(service: Service) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -64,3 +65,27 @@ def test_cancel_answers_and_calls_the_same_with_or_without_a_code(service: Servi
     known = _observe(service, lambda: service.cancel("known"))
     unknown = _observe(service, lambda: service.cancel("unknown"))
     assert known == unknown == (200, {"status": "canceled"}, known[2], ["dynamodb.UpdateItem"])
+
+
+def test_a_locked_out_user_and_an_unknown_one_stay_alike_across_windows(service: Service) -> None:
+    """Issue 11, defect 1: attempts are counted in fixed windows, the same for every user.
+
+    Both are locked out, then probed every minute for three hours: the known user's request
+    (mid-window) must not anchor a window of its own, so answers and AWS calls stay equal.
+    """
+    window = service.settings.policy.send_window_seconds
+    service.clock.now = window * 500_000 + window // 2
+    service.request(user_id="known")
+    guess = wrong(service.last_code())
+    service.clock.advance(600)
+    seen: dict[str, list[Step]] = {"known": [], "unknown": []}
+    for minute in range(180):
+        for user_id, steps in seen.items():
+            for _ in range(6 if minute == 0 else 1):
+                steps.append(_observe(service, partial(service.verify, guess, user_id)))
+        service.clock.advance(60)
+    assert seen["known"] == seen["unknown"]
+    statuses = [step[0] for step in seen["known"]]
+    assert statuses[:6] == [400] * 4 + [429] * 2
+    assert 400 in statuses[6:] and 429 in statuses[6:]
+    assert {tuple(step[3]) for step in seen["known"]} == {("dynamodb.UpdateItem",)}

@@ -143,8 +143,7 @@ def error_answer(error: OtpError) -> ErrorAnswer:  # noqa: PLR0911 - one branch 
 
 
 def _retry_later(status: int, code: str, message: str, retry_after: int, **top: Any) -> ErrorAnswer:
-    """`retry_after` in the body and the `Retry-After` header agree, and are at least 1."""
-    seconds = max(1, retry_after)
+    """`retry_after` in the body and the `Retry-After` header agree."""
     return ErrorAnswer(
-        status, code, message, {"retry_after": seconds}, top, {"Retry-After": str(seconds)}
+        status, code, message, {"retry_after": retry_after}, top, {"Retry-After": str(retry_after)}
     )

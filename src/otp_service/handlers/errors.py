@@ -75,7 +75,8 @@ class RateLimited(OtpError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("rate limited")
-        self.retry_after = retry_after
+        self.retry_after = max(1, retry_after)
+        """Whole seconds, at least one."""
 
 
 class IdempotencyKeyTaken(Exception):
@@ -99,7 +100,8 @@ class TooManyAttempts(OtpError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("too many attempts")
-        self.retry_after = retry_after
+        self.retry_after = max(1, retry_after)
+        """Whole seconds, at least one."""
 
 
 class DependencyUnavailable(OtpError):

@@ -55,11 +55,9 @@ class CodeStore(Protocol):
 
     def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None: ...
 
-    def count_attempt(self, user_id: str, limits: SendLimits) -> Attempt: ...
-
-    def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None: ...
-
-    def lock_out(self, user_id: str, cooldown_until: int) -> None: ...
+    def attempt(
+        self, user_id: str, guesses: list[bytes], limits: SendLimits, max_attempts: int
+    ) -> Attempt: ...
 
     def cancel(self, user_id: str) -> None: ...
 
@@ -108,7 +106,6 @@ def request_token(
         user_id=body.user_id,
         channel=body.channel,
         code_mac=key.code_mac(body.user_id, code),
-        key_id=key.key_id,
         destination_mac=key.destination_mac(destination.lower()),
     )
     record = None
@@ -148,47 +145,44 @@ def request_token(
 def verify_token(
     body: VerifyTokenBody, *, now: int, policy: Policy, store: CodeStore, keyring: MacKeyring
 ) -> Answer:
-    """Count the attempt, then accept the user's pending code at most once."""
-    code = parse_code(body.code, policy.code_length)
-    limits = SendLimits.of(policy, now)
-    current = keyring.current()  # derived at cold start, before an attempt is counted
-    attempt = store.count_attempt(body.user_id, limits)
-    # The key that made the pending code, which after a rotation is not the current one.
-    key = keyring.version(attempt.key_id) if attempt.key_id else current
-    guess = key.code_mac(body.user_id, code)
-    if attempt.attempts <= policy.max_verify_attempts and _is_live_match(guess, attempt, now):
-        channel = store.redeem(body.user_id, guess, now)
-        if channel is not None:
-            count("CodeVerified", channel)
-            logger.info("verification approved", extra={"channel": channel})
-            return Answer(200, {"status": "approved", "verified": True})
+    """Record the attempt and burn the guess in one write; accept a live match at most once.
 
+    Attempts are counted in the fixed windows the send limits use, the same for every user.
+    """
+    code = parse_code(body.code, policy.code_length)
+    # The guess under every live key: a code in flight may predate a key rotation.
+    guesses = [key.code_mac(body.user_id, code) for key in keyring.live()]
+    limits = SendLimits.of(policy, now)
+    attempt = store.attempt(body.user_id, guesses, limits, policy.max_verify_attempts)
     channel = attempt.channel
-    if attempt.attempts < policy.max_verify_attempts:
+    if attempt.counted and _is_live_match(guesses, attempt, now):
+        count("CodeVerified", channel)
+        logger.info("verification approved", extra={"channel": channel})
+        return Answer(200, {"status": "approved", "verified": True})
+    window_start = limits.window * policy.send_window_seconds
+    in_window = [at for at in attempt.attempted_at if at >= window_start]
+    if len(in_window) < policy.max_verify_attempts:
         count("VerifyFailed", channel)
-        logger.info(
-            "verification rejected", extra={"channel": channel, "attempts": attempt.attempts}
-        )
+        logger.info("verification rejected", extra={"channel": channel, "attempts": len(in_window)})
         raise InvalidCode
-    cooldown_until = attempt.cooldown_until
-    if attempt.attempts == policy.max_verify_attempts:
-        cooldown_until = now + policy.resend_cooldown_seconds
-        store.lock_out(body.user_id, cooldown_until)
+    locked_at = in_window[policy.max_verify_attempts - 1]
+    if attempt.counted and len(in_window) == policy.max_verify_attempts:
         count("LockedOut", channel)
         logger.warning("user locked out", extra={"channel": channel})
     else:
         count("VerifyFailed", channel)
-    raise TooManyAttempts(cooldown_until - now)
+    # A lockout holds off a new code for the resend cooldown, as a request would.
+    raise TooManyAttempts(locked_at + policy.resend_cooldown_seconds - now)
 
 
-def _is_live_match(guess: bytes, attempt: Attempt, now: int) -> bool:
-    """Whether the guess is the live pending code, compared in constant time.
+def _is_live_match(guesses: list[bytes], attempt: Attempt, now: int) -> bool:
+    """Whether a guess was the live pending code, compared in constant time.
 
-    With no code pending the comparison still runs, against nothing, so it takes as long.
+    With no code pending the comparisons still run, against nothing, so they take as long.
     """
-    stored = attempt.code_mac if attempt.code_mac is not None else bytes(len(guess))
-    same = hmac.compare_digest(guess, stored)
-    return same and attempt.code_mac is not None and attempt.code_expires_at > now
+    stored = attempt.code_macs or frozenset({bytes(len(guesses[0]))})
+    same = [hmac.compare_digest(guess, mac) for guess in guesses for mac in stored]
+    return any(same) and bool(attempt.code_macs) and attempt.code_expires_at > now
 
 
 def cancel_token(body: CancelTokenBody, *, store: CodeStore) -> Answer:

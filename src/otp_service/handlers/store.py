@@ -6,6 +6,7 @@ and every condition checks expiry itself, because TTL deletion lags by up to two
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 IDEMPOTENCY_TTL_SECONDS = 600
 """How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
 
-_CODE_FIELDS = "code_mac, key_id, code_expires_at"
+_CODE_FIELDS = "code_macs, code_expires_at"
 _THROTTLED_REASONS = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
@@ -81,7 +82,6 @@ class PendingCode:
     user_id: str
     channel: str
     code_mac: bytes
-    key_id: str
     destination_mac: str
 
 
@@ -96,15 +96,16 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True)
 class Attempt:
-    """The user's item just after one more verification attempt was counted."""
+    """One verification attempt, as the single write that made it found the user's item."""
 
-    attempts: int
-    cooldown_until: int
-    channel: str
-    code_mac: bytes | None
-    """The pending code's MAC, or None when no code is pending."""
-    key_id: str | None
+    counted: bool
+    """False when the pending code's attempts were already used up: nothing was written."""
+    attempted_at: tuple[int, ...]
+    """When each attempt since the user's last code was made, this one included if counted."""
+    code_macs: frozenset[bytes]
+    """The pending code's MACs before this attempt; empty when no code was pending."""
     code_expires_at: int
+    channel: str
 
 
 def _n(value: int) -> dict[str, str]:
@@ -115,8 +116,20 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def _int(item: dict[str, Any], name: str, default: int = 0) -> int:
+def _int(item: Mapping[str, Any], name: str, default: int = 0) -> int:
     return int(item[name]["N"]) if name in item else default
+
+
+def _attempt(old: Mapping[str, Any], counted_at: int | None) -> Attempt:
+    """The attempt as the old item shows it; `counted_at` is None when nothing was written."""
+    attempted_at = tuple(int(entry["N"]) for entry in old.get("attempts", {}).get("L", []))
+    return Attempt(
+        counted=counted_at is not None,
+        attempted_at=attempted_at if counted_at is None else (*attempted_at, counted_at),
+        code_macs=frozenset(bytes(mac) for mac in old.get("code_macs", {}).get("BS", [])),
+        code_expires_at=_int(old, "code_expires_at"),
+        channel=str(old.get("channel", {}).get("S", "unknown")),
+    )
 
 
 class OtpStore:
@@ -188,7 +201,9 @@ class OtpStore:
                     "TableName": self._table,
                     "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
                     "UpdateExpression": f"REMOVE {_CODE_FIELDS}, cooldown_until",
-                    "ConditionExpression": "attribute_not_exists(code_mac) OR code_mac = :mac",
+                    "ConditionExpression": (
+                        "attribute_not_exists(code_macs) OR contains(code_macs, :mac)"
+                    ),
                     "ExpressionAttributeValues": {":mac": {"B": code.code_mac}},
                 }
             },
@@ -241,88 +256,42 @@ class OtpStore:
             return None
         return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
 
-    def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None:
-        """Burn the pending code if it is still `code_mac` and live; its channel, or None.
+    def attempt(
+        self, user_id: str, guesses: list[bytes], limits: SendLimits, max_attempts: int
+    ) -> Attempt:
+        """Record one verification attempt and burn the guess, in one conditional write.
 
-        The condition makes a code accepted at most once, however many verifies race for it.
+        The write appends the time to the user's attempts and DELETEs the guess's MACs from the
+        pending code's set, returning the item as it was (`ALL_OLD`): the guess was right exactly
+        when the old set held it, and of racing verifies only one can see that. Once
+        `max_attempts` are recorded since the last code, the condition refuses the write and
+        DynamoDB returns the item anyway (`ReturnValuesOnConditionCheckFailure`), so every
+        outcome, for a known user or an unknown one, is this one request.
         """
         try:
             answer = self._db.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
-                UpdateExpression=f"REMOVE {_CODE_FIELDS} SET attempts = :zero",
-                ConditionExpression="code_mac = :mac AND code_expires_at > :now",
+                UpdateExpression=(
+                    "SET attempts = list_append(if_not_exists(attempts, :none), :now), "
+                    f"{TTL_ATTRIBUTE} = :horizon DELETE code_macs :guesses"
+                ),
+                ConditionExpression="attribute_not_exists(attempts) OR size(attempts) < :max",
                 ExpressionAttributeValues={
-                    ":mac": {"B": code_mac},
-                    ":now": _n(now),
-                    ":zero": _n(0),
+                    ":none": {"L": []},
+                    ":now": {"L": [_n(limits.now)]},
+                    ":horizon": _n(limits.horizon),
+                    ":guesses": {"BS": guesses},
+                    ":max": _n(max_attempts),
                 },
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            return None
-        return str(answer["Attributes"].get("channel", {}).get("S", "unknown"))
-
-    def count_attempt(self, user_id: str, limits: SendLimits) -> Attempt:
-        """Count one verification attempt, pending code or not, and return the item as it is now.
-
-        Counting comes before any comparison, so racing guesses cannot all be compared before
-        one of them is counted; a successful redeem resets the count.
-        """
-        key = {PARTITION_KEY: _s(user_key(user_id))}
-        values = {
-            ":one": _n(1),
-            ":reset": _n(limits.now + limits.send_window_seconds),
-            ":horizon": _n(limits.horizon),
-        }
-        try:
-            answer = self._db.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression=(
-                    "SET attempts_reset_at = if_not_exists(attempts_reset_at, :reset), "
-                    f"{TTL_ATTRIBUTE} = :horizon ADD attempts :one"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(attempts_reset_at) OR attempts_reset_at > :now"
-                ),
-                ExpressionAttributeValues={**values, ":now": _n(limits.now)},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            # The failed-attempt window has passed: start a new count, and the old code goes.
-            answer = self._db.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression=(
-                    f"SET attempts = :one, attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon "
-                    f"REMOVE {_CODE_FIELDS}"
-                ),
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        item = answer["Attributes"]
-        return Attempt(
-            attempts=_int(item, "attempts"),
-            cooldown_until=_int(item, "cooldown_until"),
-            channel=str(item.get("channel", {}).get("S", "unknown")),
-            code_mac=bytes(item["code_mac"]["B"]) if "code_mac" in item else None,
-            key_id=str(item["key_id"]["S"]) if "key_id" in item else None,
-            code_expires_at=_int(item, "code_expires_at"),
-        )
-
-    def lock_out(self, user_id: str, cooldown_until: int) -> None:
-        """Burn the pending code and hold off new requests until `cooldown_until`."""
-        self._db.update_item(
-            TableName=self._table,
-            Key={PARTITION_KEY: _s(user_key(user_id))},
-            UpdateExpression=f"REMOVE {_CODE_FIELDS} SET cooldown_until = :until",
-            ExpressionAttributeValues={":until": _n(cooldown_until)},
-        )
+            return _attempt(error.response.get("Item", {}), None)
+        return _attempt(answer.get("Attributes", {}), limits.now)
 
     def cancel(self, user_id: str) -> None:
         """Burn the user's pending code, if any."""
@@ -331,7 +300,7 @@ class OtpStore:
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
                 UpdateExpression=f"REMOVE {_CODE_FIELDS}",
-                ConditionExpression="attribute_exists(code_mac)",
+                ConditionExpression="attribute_exists(code_macs)",
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
@@ -341,23 +310,19 @@ class OtpStore:
         return {
             "TableName": self._table,
             "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
+            # A new code starts a fresh count of attempts.
             "UpdateExpression": (
-                "SET code_mac = :mac, key_id = :key, code_expires_at = :expires, "
-                "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
-                f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon"
+                "SET code_macs = :macs, code_expires_at = :expires, cooldown_until = :cooldown, "
+                f"channel = :channel, {TTL_ATTRIBUTE} = :horizon REMOVE attempts"
             ),
             "ConditionExpression": (
                 "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
             ),
             "ExpressionAttributeValues": {
-                ":mac": {"B": code.code_mac},
-                ":key": _s(code.key_id),
+                ":macs": {"BS": [code.code_mac]},
                 ":expires": _n(limits.now + limits.code_ttl_seconds),
                 ":cooldown": _n(limits.now + limits.resend_cooldown_seconds),
                 ":channel": _s(code.channel),
-                ":zero": _n(0),
-                # The attempt count outlives the code, so its reset cannot burn a live code.
-                ":reset": _n(limits.now + max(limits.send_window_seconds, limits.code_ttl_seconds)),
                 ":horizon": _n(limits.horizon),
                 ":now": _n(limits.now),
             },

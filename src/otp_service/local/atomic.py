@@ -2,6 +2,9 @@
 
 moto evaluates a condition and then writes, with nothing in between to stop another thread;
 DynamoDB does both atomically. Serialising the backend's item operations restores that.
+moto's UpdateItem handler also reads the item it answers `ReturnValues=ALL_OLD` with before it
+calls the backend, so two racing writes could both be answered with the same old item (both
+verifies of one code would see it pending): that handler is serialised as a whole too.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ _OPERATIONS = (
 def make_dynamodb_atomic() -> None:
     """Serialise moto's DynamoDB item operations across threads; safe to call twice."""
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto loads slowly
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
 
-    for name in _OPERATIONS:
-        method = getattr(DynamoDBBackend, name)
+    targets: list[tuple[type, str]] = [(DynamoDBBackend, name) for name in _OPERATIONS]
+    targets.append((DynamoHandler, "update_item"))
+    for owner, name in targets:
+        method = getattr(owner, name)
         if getattr(method, "_otp_atomic", False):
             continue
-        setattr(DynamoDBBackend, name, _serialised(method))
+        setattr(owner, name, _serialised(method))
 
 
 def _serialised(method: Any) -> Any:
