@@ -35,9 +35,11 @@ def test_every_verify_outcome_is_one_dynamodb_request(service: Service) -> None:
     service.request()
     service.clock.advance(300)
     outcomes["expired"] = _verify_calls(service, service.last_code())
-    for k in range(2, 6):
-        service.verify(_wrong(code, k))
-    outcomes["locked out"] = _verify_calls(service, code)
+    service.request(user_id="bob", destination="+14155550124")
+    bobs = service.last_code()
+    for k in range(1, 6):
+        service.verify(_wrong(bobs, k), "bob")
+    outcomes["locked out"] = _verify_calls(service, bobs, "bob")
     assert {name: status for name, (status, _) in outcomes.items()} == {
         "wrong": 400,
         "right": 200,

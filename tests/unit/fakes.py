@@ -120,6 +120,7 @@ class FakeStore:
         user = self.users[code.user_id]
         if code.code_mac in user.code_macs:
             user.code_macs = set()
+            user.code_expires_at = 0
             user.cooldown_until = 0
         for counter in (
             f"user#{limits.window}#{code.user_id}",
@@ -145,16 +146,23 @@ class FakeStore:
             code_macs=frozenset(user.code_macs),
             code_expires_at=user.code_expires_at,
             channel=user.channel,
+            code_used=bool(user.code_expires_at) and not user.code_macs,
         )
         if not old.counted:
             return old
         user.attempted_at.append(limits.now)
         user.code_macs -= set(guesses)
         return Attempt(
-            True, tuple(user.attempted_at), old.code_macs, old.code_expires_at, old.channel
+            True,
+            tuple(user.attempted_at),
+            old.code_macs,
+            old.code_expires_at,
+            old.channel,
+            old.code_used,
         )
 
     def cancel(self, user_id: str) -> None:
         self.calls.append("cancel")
         if user_id in self.users:
             self.users[user_id].code_macs = set()
+            self.users[user_id].code_expires_at = 0

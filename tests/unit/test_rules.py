@@ -94,6 +94,15 @@ def test_verify_accepts_the_right_code_once(rules: Rules) -> None:
     assert rules.refuses(code)
 
 
+@pytest.mark.parametrize("policy", [Policy(max_verify_attempts=2)])
+def test_a_replayed_code_is_a_failure_but_the_approval_was_not(rules: Rules) -> None:
+    rules.request()
+    code = rules.last_code()
+    assert rules.verify(code).status == 200
+    assert rules.refuses(code)
+    assert rules.refuses(code)  # the code's two attempts are used: one approval, one failure
+
+
 def test_verify_refuses_an_expired_code(rules: Rules) -> None:
     rules.request()
     rules.now += 300

@@ -161,6 +161,8 @@ def verify_token(
         return Answer(200, {"status": "approved", "verified": True})
     window_start = limits.window * policy.send_window_seconds
     in_window = [at for at in attempt.attempted_at if at >= window_start]
+    if attempt.code_used:
+        in_window = in_window[1:]  # the attempt that accepted the code was no failure
     if len(in_window) < policy.max_verify_attempts:
         count("VerifyFailed", channel)
         logger.info("verification rejected", extra={"channel": channel, "attempts": len(in_window)})

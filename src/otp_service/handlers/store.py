@@ -106,6 +106,9 @@ class Attempt:
     """The pending code's MACs before this attempt; empty when no code was pending."""
     code_expires_at: int
     channel: str
+    code_used: bool = False
+    """The code was matched earlier (verify removes its MACs, leaves its expiry): accepted, or
+    entered after it expired; either way by someone who knew it, so not counted as a failure."""
 
 
 def _n(value: int) -> dict[str, str]:
@@ -129,6 +132,7 @@ def _attempt(old: Mapping[str, Any], counted_at: int | None) -> Attempt:
         code_macs=frozenset(bytes(mac) for mac in old.get("code_macs", {}).get("BS", [])),
         code_expires_at=_int(old, "code_expires_at"),
         channel=str(old.get("channel", {}).get("S", "unknown")),
+        code_used="code_expires_at" in old and "code_macs" not in old,
     )
 
 
