@@ -411,9 +411,10 @@ def test_raising_the_mac_key_generation_keeps_the_previous_key_for_verify_only(
             ]
             == current
         )
-        verify_environment = function_for(recording, "verify-token").inputs["environment"]
-        assert verify_environment["variables"]["OTP_MAC_KEY_ID"] == current
-        assert verify_environment["variables"]["OTP_RETIRED_MAC_KEY_ID"] == retired
+        for path in ("request-token", "verify-token"):
+            environment = function_for(recording, path).inputs["environment"]["variables"]
+            assert environment["OTP_MAC_KEY_ID"] == current
+            assert environment["OTP_RETIRED_MAC_KEY_ID"] == retired
         statements = role_statements(recording)
         mac_grants = {
             path: [
@@ -423,6 +424,9 @@ def test_raising_the_mac_key_generation_keeps_the_previous_key_for_verify_only(
             ]
             for path in ("request-token", "verify-token")
         }
-        assert mac_grants == {"request-token": [[current]], "verify-token": [[current, retired]]}
+        assert mac_grants == {
+            "request-token": [[current, retired]],
+            "verify-token": [[current, retired]],
+        }
 
     return run_stack("dev", macKeyGeneration=2).settled().apply(check)

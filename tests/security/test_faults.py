@@ -168,7 +168,6 @@ def test_a_rotated_key_down_mid_flight_is_503(service: Service) -> None:
     code = service.last_code()
     service.rotate_mac_key()
     service.cold_start()
-    service.request(user_id="other", destination="+14155550124")
     service.fail("kms.GenerateMac", "KMSInvalidStateException")
     assert service.verify(code).status == 503
     service.heal()

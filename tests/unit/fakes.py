@@ -92,7 +92,7 @@ class FakeStore:
         user = self.users.setdefault(code.user_id, _User())
         counters = [
             f"user#{limits.window}#{code.user_id}",
-            f"dest#{limits.window}#{code.destination_mac}",
+            *(f"dest#{limits.window}#{mac}" for mac in code.destination_macs()),
         ]
         waits = []
         if user.cooldown_until > limits.now:
@@ -124,7 +124,7 @@ class FakeStore:
             user.cooldown_until = 0
         for counter in (
             f"user#{limits.window}#{code.user_id}",
-            f"dest#{limits.window}#{code.destination_mac}",
+            *(f"dest#{limits.window}#{mac}" for mac in code.destination_macs()),
         ):
             self.sends[counter] -= 1
         if key_digest is not None:

@@ -83,6 +83,13 @@ class PendingCode:
     channel: str
     code_mac: bytes
     destination_mac: str
+    retired_destination_macs: tuple[str, ...] = ()
+    """The destination's names under retired keys still live: its sends count there too, so a
+    key rotation does not reset its limit."""
+
+    def destination_macs(self) -> tuple[str, ...]:
+        """Every name the destination's send counters go by, the current key's first."""
+        return (self.destination_mac, *self.retired_destination_macs)
 
 
 @dataclass(frozen=True)
@@ -157,12 +164,10 @@ class OtpStore:
             "user_sends": {
                 "Update": self._count_send(user_sends_key(code.user_id, limits.window), limits)
             },
-            "destination_sends": {
-                "Update": self._count_send(
-                    destination_sends_key(code.destination_mac, limits.window), limits
-                )
-            },
         }
+        for n, destination_mac in enumerate(code.destination_macs()):
+            counter = destination_sends_key(destination_mac, limits.window)
+            items[f"destination_sends_{n}"] = {"Update": self._count_send(counter, limits)}
         if record is not None:
             items["idempotency"] = {"Put": self._idempotency_put(record, limits.now)}
         try:
@@ -214,7 +219,7 @@ class OtpStore:
         ]
         for counter in (
             user_sends_key(code.user_id, limits.window),
-            destination_sends_key(code.destination_mac, limits.window),
+            *(destination_sends_key(mac, limits.window) for mac in code.destination_macs()),
         ):
             parts.append(
                 {
@@ -382,7 +387,7 @@ class OtpStore:
         if "code" in refused:
             item = reasons["code"].get("Item") or {}
             waits.append(_int(item, "cooldown_until") - limits.now)
-        if refused & {"user_sends", "destination_sends"}:
+        if any("sends" in name for name in refused):
             waits.append(limits.window_end - limits.now)
         if waits == [1] and "TransactionConflict" not in codes.values():
             raise error
