@@ -12,6 +12,7 @@ import otp_service.handlers.service as service
 from otp_service.handlers.errors import (
     DeliveryFailed,
     DestinationNotAllowed,
+    IdempotencyKeyReused,
     InvalidCode,
     InvalidRequest,
     RateLimited,
@@ -66,6 +67,45 @@ def test_a_send_is_answered_counted_and_logged_exactly(rules: Rules, observed: O
     [(to, text)] = rules.provider.sent
     assert to == "+14155550123"
     assert text.startswith("Acme: Ihr Bestätigungscode lautet ")
+
+
+def test_an_sms_is_never_sent_as_an_email(rules: Rules, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_email(**_: Any) -> None:
+        raise AssertionError("an SMS went out by email")
+
+    monkeypatch.setattr(rules.provider, "send_email", no_email)
+    assert rules.request().status == 202
+
+
+def test_each_destination_has_its_own_limit(rules: Rules) -> None:
+    numbers = [f"+1415555{n:04d}" for n in range(7)]
+    statuses = [rules.request(user_id=f"u{n}", destination=d).status for n, d in enumerate(numbers)]
+    assert statuses == [202] * 7
+
+
+def test_one_idempotency_key_with_another_destination_is_refused(rules: Rules) -> None:
+    rules.request(idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReused):
+        rules.request(idempotency_key="k", destination="+14155550124")
+
+
+def test_a_record_that_expired_between_write_and_read_asks_for_a_retry_in_a_second(
+    rules: Rules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules.request(idempotency_key="k")
+    monkeypatch.setattr(rules.store, "idempotent_answer", lambda *_: None)
+    with pytest.raises(RateLimited) as refused:
+        rules.request(idempotency_key="k")
+    assert refused.value.retry_after == 1
+
+
+def test_email_without_a_sender_is_refused_in_words(rules: Rules) -> None:
+    rules.email_sender = None
+    with pytest.raises(InvalidRequest) as refused:
+        rules.request(channel="email", destination="jane@example.com")
+    assert [(f.field, f.message) for f in refused.value.fields] == [
+        ("channel", "email delivery is not configured")
+    ]
 
 
 def test_an_email_goes_by_email_to_the_normalised_address(rules: Rules, observed: Observed) -> None:
@@ -159,10 +199,13 @@ def test_a_lockout_is_counted_and_logged_once(rules: Rules, observed: Observed) 
     for _ in range(4):
         with pytest.raises(InvalidCode):
             rules.verify(wrong)
-    for expected_retry in (30, 30):
+        rules.now += 1
+    # The lockout is the 5th attempt's: the cooldown runs from then, not from a later probe.
+    for expected_retry in (30, 29):
         with pytest.raises(TooManyAttempts) as locked:
             rules.verify(wrong)
         assert locked.value.retry_after == expected_retry
+        rules.now += 1
     assert observed.metrics == [("VerifyFailed", "sms")] * 4 + [
         ("LockedOut", "sms"),
         ("VerifyFailed", "sms"),
@@ -171,7 +214,8 @@ def test_a_lockout_is_counted_and_logged_once(rules: Rules, observed: Observed) 
 
 
 def test_cancel_is_counted_without_a_channel(rules: Rules, observed: Observed) -> None:
-    assert rules.cancel().body == {"status": "canceled"}
+    canceled = rules.cancel()
+    assert (canceled.status, canceled.body) == (200, {"status": "canceled"})
     assert observed.metrics == [("CodeCanceled", "unknown")]
 
 
@@ -181,7 +225,9 @@ def test_an_idempotency_key_must_be_1_to_64_visible_ascii_characters(
 ) -> None:
     with pytest.raises(InvalidRequest) as refused:
         rules.request(idempotency_key=key)
-    assert [f.field for f in refused.value.fields] == ["Idempotency-Key"]
+    assert [(f.field, f.message) for f in refused.value.fields] == [
+        ("Idempotency-Key", "must be 1-64 visible ASCII characters")
+    ]
 
 
 @pytest.mark.parametrize("key", ["k", "x" * 64, "!~"])
