@@ -166,7 +166,7 @@ def request_token(
         return _replay(store, record, limits.now)
     if test_code is not None:
         count(Metric.TEST_CODE_PENDED, body.channel)
-        logger.info("test destination, nothing sent", extra={"channel": body.channel})
+        logger.info("test recipient: nothing sent", extra={"channel": body.channel})
         return Answer(202, accepted)
     message = render(body.channel, body.locale, brand_name, code, policy.code_ttl_seconds)
     try:
