@@ -60,7 +60,7 @@ def test_everything_at_rest_is_encrypted_with_the_service_key(
         assert len(log_groups) == 6
         assert {group.inputs["kmsKeyId"] for group in log_groups} == {key_arn}
         topics = recording.of_type("aws:sns/topic:Topic")
-        assert [topic.name for topic in topics] == ["otp-events", "otp-alarms"]
+        assert sorted(topic.name for topic in topics) == ["otp-alarms", "otp-events"]
         assert {topic.inputs["kmsMasterKeyId"] for topic in topics} == {key_arn}
         assert recording.one("aws:sqs/queue:Queue").inputs["kmsMasterKeyId"] == key_arn
         functions = recording.of_type("aws:lambda/function:Function")
