@@ -8,15 +8,18 @@ from enum import StrEnum
 import pulumi
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from otp_service.components.args_from_config import _typed_keys
 from otp_service.components.iam import parse_policy
 from otp_service.components.options import (
+    FraudGuardArgs,
     InfrastructureOptions,
     InvalidArgumentError,
     argument_names,
 )
-from otp_service.handlers.settings import Policy
+from otp_service.handlers.fraud import FraudPolicy
+from otp_service.handlers.settings import ENV_FRAUD_GUARD, Policy, Settings
 from tests.support.pulumi_mocks import PROJECT, PROJECT_ROOT, Recording, RunProgram, pulumi_test
 
 
@@ -30,7 +33,12 @@ def test_pulumi_yaml_types_match_how_the_program_reads_each_key() -> None:
     pulumi_type = {int: "integer", bool: "boolean", str: "string", tuple: "array", dict: "object"}
     for model in (Policy, InfrastructureOptions):
         for _, key, kind in _typed_keys(model):
-            expected = "string" if issubclass(kind, StrEnum) else pulumi_type[kind]
+            if issubclass(kind, StrEnum):
+                expected = "string"
+            elif issubclass(kind, BaseModel):
+                expected = "object"
+            else:
+                expected = pulumi_type[kind]
             assert PROJECT.schema[key]["type"] == expected, key
 
 
@@ -43,7 +51,10 @@ def test_pulumi_yaml_defaults_match_the_component_defaults() -> None:
         )
     for name, field in InfrastructureOptions.model_fields.items():
         expected = field.default if field.default is not None else ""
-        assert defaults[field.alias or name] == expected, name
+        if isinstance(expected, BaseModel):  # an object key: its default object has the defaults
+            assert type(expected).model_validate(defaults[field.alias or name]) == expected, name
+        else:
+            assert defaults[field.alias or name] == expected, name
     assert defaults["alarmEmail"] == ""
 
 
@@ -71,6 +82,21 @@ def test_every_stack_file_sets_only_declared_keys() -> None:
         ("testDestinations", {"+15555550100": "12345"}, "testDestinations: every code must be 6"),
         ("testDestinations", {"alice": "123456"}, "testDestinations: every key must be an E.164"),
         ("smsOriginationNumber", "18885550100", "smsOriginationNumber: String should match"),
+        ("fraudGuard", {"minSends": 1}, "fraudGuard.minSends must be between 3 and 100000"),
+        (
+            "fraudGuard",
+            {"minConversion": 1.5},
+            "fraudGuard.minConversion must be more than 0.0 and less than 1.0",
+        ),
+        ("fraudGuard", {"safeList": ["4479"]}, r"fraudGuard.safeList: each entry must be \+"),
+        ("fraudGuard", {"countryDailyBudgets": {"+44": 5}}, "fraudGuard.countryDailyBudgets: "),
+        ("fraudGuard", {"blockSeconds": 600, "maxBlockSeconds": 300}, "fraudGuard: maxBlockSec"),
+        (
+            "fraudGuard",
+            {"minSend": 10},
+            "fraudGuard.minSend is not a known argument; did you mean 'minSends'",
+        ),
+        ("fraudGuard", {"enabled": "yes please"}, "fraudGuard.enabled"),
     ],
 )
 def test_invalid_config_fails_naming_the_key_and_its_range(
@@ -215,3 +241,26 @@ def test_api_key_mode_requires_a_key_on_every_route_with_a_throttled_plan(
         assert plan_key["keyId"] == f"{key.name}-id"
 
     return run_stack("dev", authMode="apiKey").settled().apply(check)
+
+
+def test_fraud_guard_args_name_every_fraud_policy_key() -> None:
+    """The package schema's `fraudGuard` object and the model that validates it agree."""
+    assert set(FraudGuardArgs.__annotations__) == set(FraudPolicy.model_fields)
+
+
+@pulumi_test
+def test_fraud_guard_config_reaches_request_token_and_events_only(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    fraud_guard = {"minSends": 12, "safeList": ["+4479"], "countryDailyBudgets": {"44": 500}}
+    expected = FraudPolicy.model_validate(fraud_guard)
+
+    def check(recording: Recording) -> None:
+        for name in ("otp-request-token-fn", "otp-events-fn"):
+            variables = recording.named(name).inputs["environment"]["variables"]
+            assert Settings.from_env(variables).fraud_guard == expected, name
+        for name in ("otp-verify-token-fn", "otp-cancel-token-fn"):
+            variables = recording.named(name).inputs["environment"]["variables"]
+            assert ENV_FRAUD_GUARD not in variables, name
+
+    return run_stack("dev", fraudGuard=fraud_guard).settled().apply(check)

@@ -385,7 +385,11 @@ def test_each_function_gets_only_the_environment_it_reads(
         }
         assert set(environments["cancel-token"]) == shared
         assert set(environments["verify-token"]) == shared | {"OTP_MAC_KEY_ID"}
-        assert set(environments["request-token"]) == shared | {"OTP_MAC_KEY_ID", "OTP_BRAND_NAME"}
+        assert set(environments["request-token"]) == shared | {
+            "OTP_MAC_KEY_ID",
+            "OTP_BRAND_NAME",
+            "OTP_FRAUD_GUARD",
+        }
         for environment in environments.values():
             assert environment["POWERTOOLS_SERVICE_NAME"] == "otp"
             assert environment["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE

@@ -7,7 +7,6 @@ tests compare with it).
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Callable
@@ -18,7 +17,7 @@ import pulumi
 from pydantic import BaseModel
 
 from ..handlers.settings import Policy
-from .options import InfrastructureOptions, InvalidArgumentError, OtpServiceArgs
+from .options import InfrastructureOptions, InvalidArgumentError, OtpServiceArgs, closest_hint
 
 
 def args_from_config(config: pulumi.Config) -> OtpServiceArgs:
@@ -48,11 +47,7 @@ def _refuse_unknown_keys(namespace: str, known: set[str]) -> None:
 
 def unknown_key_message(namespace: str, key: str, known: set[str]) -> str:
     """The refusal of an unknown key, naming the known key it most resembles."""
-    by_case = {k.lower(): k for k in known}
-    closest = [by_case[key.lower()]] if key.lower() in by_case else []
-    closest = closest or difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-    hint = f"; did you mean {closest[0]!r}?" if closest else ""
-    return f"unknown configuration key {namespace}:{key}{hint}"
+    return f"unknown configuration key {namespace}:{key}{closest_hint(key, known)}"
 
 
 def _typed_keys(model: type[BaseModel]) -> list[tuple[str, str, type]]:

@@ -14,6 +14,7 @@ from ..handlers.settings import (
     ENV_BRAND_NAME,
     ENV_EMAIL_SENDER,
     ENV_EVENTS_TOPIC_ARN,
+    ENV_FRAUD_GUARD,
     ENV_MAC_KEY_ID,
     ENV_POLICY,
     ENV_SMS_ORIGINATION_NUMBER,
@@ -235,6 +236,8 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
+    if route in (REQUEST_TOKEN, EVENTS):
+        environment[ENV_FRAUD_GUARD] = infrastructure.fraud_guard.to_env()
     if route == EVENTS:
         environment[ENV_EVENTS_TOPIC_ARN] = shared.events.topic.arn
     if route in (REQUEST_TOKEN, VERIFY_TOKEN):

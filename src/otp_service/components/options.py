@@ -1,14 +1,16 @@
 """The component's arguments, their defaults, and their validation into plain settings."""
 
+import difflib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
-from annotated_types import Ge, Le, MaxLen, MinLen
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..handlers.fraud import FraudPolicy
 from ..handlers.settings import Policy
 
 LOG_RETENTION_DAYS = (
@@ -35,6 +37,37 @@ class Environment(StrEnum):
 
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class FraudGuardArgs(TypedDict):
+    """Fraud Guard's thresholds, safe list and SMS budgets; every key is optional."""
+
+    enabled: NotRequired[bool]
+    """Block pumped prefixes and enforce the SMS budgets (on by default)."""
+    window_seconds: NotRequired[int]
+    """Fixed window over which each prefix's sends and verifications are counted, 300-86400."""
+    min_sends: NotRequired[int]
+    """Sends in a window before a four-digit prefix's conversion is judged (x4 per digit fewer)."""
+    min_conversion: NotRequired[float]
+    """A judged prefix verifying fewer than this share of its sends is blocked, 0-1."""
+    block_seconds: NotRequired[int]
+    """The first block's length; each remembered repeat offence doubles it."""
+    max_block_seconds: NotRequired[int]
+    """The longest block."""
+    offence_memory_seconds: NotRequired[int]
+    """An offence this long after the previous one counts as a first offence again."""
+    velocity_multiple: NotRequired[float]
+    """A country sending this multiple of its previous window's sends is surging."""
+    velocity_min_sends: NotRequired[int]
+    """Sends in a window below which a country never surges."""
+    probation_sends: NotRequired[int]
+    """Unverified sends that block an unproven prefix in a surge, or a past offender."""
+    safe_list: NotRequired[list[str]]
+    """E.164 prefixes or numbers (`+4479`, `+447911123456`) that are never blocked."""
+    daily_budget: NotRequired[int]
+    """SMS per UTC day for the whole service; past it every SMS request is refused."""
+    country_daily_budgets: NotRequired[dict[str, int]]
+    """SMS per UTC day per calling code (`{"44": 2000}`)."""
 
 
 class OtpServiceArgs(TypedDict):
@@ -112,6 +145,8 @@ class OtpServiceArgs(TypedDict):
     """Let a production stack keep test destinations (refused otherwise)."""
     snap_start: NotRequired[bool]
     """Lambda SnapStart: the API calls a `live` alias of published, snapshotted versions."""
+    fraud_guard: NotRequired[FraudGuardArgs]
+    """Fraud Guard against SMS pumping: thresholds, safe list, daily SMS budgets."""
 
 
 class InfrastructureOptions(BaseModel):
@@ -160,6 +195,7 @@ class InfrastructureOptions(BaseModel):
         bool, Field(alias="allowTestDestinationsInProduction")
     ] = False
     snap_start: Annotated[bool, Field(alias="snapStart")] = False
+    fraud_guard: Annotated[FraudPolicy, Field(alias="fraudGuard")] = FraudPolicy()
 
     @field_validator("email_sender")
     @classmethod
@@ -248,23 +284,35 @@ def resolve_options(args: OtpServiceArgs) -> ServiceOptions:
 
 
 _RANGE_ERRORS = frozenset(
-    {"greater_than_equal", "less_than_equal", "too_short", "too_long", "int_from_float"}
+    {
+        "greater_than_equal",
+        "less_than_equal",
+        "greater_than",
+        "less_than",
+        "too_short",
+        "too_long",
+        "int_from_float",
+    }
 )
 
 
 def _explain(error: ValidationError, model: type[BaseModel]) -> str:
-    """One clause per bad key: its name, what it allows, and the value it got."""
+    """One clause per bad key: its name (`fraudGuard.minSends`), what it allows, what it got."""
     clauses = []
     for detail in error.errors():
         reason = str(detail["msg"]).removeprefix("Value error, ")
         if not detail["loc"]:
             clauses.append(reason)  # a rule across keys: its message names them
             continue
-        key = str(detail["loc"][0])
-        allowed = _allowed_range(model, key)
+        key = ".".join(str(part) for part in detail["loc"])
+        owner = _declaring_model(model, detail["loc"])
         if detail["type"] == "extra_forbidden":
-            clauses.append(f"{key} is not a known argument")
+            known = {field.alias or name for name, field in owner.model_fields.items()}
+            clauses.append(
+                f"{key} is not a known argument{closest_hint(str(detail['loc'][-1]), known)}"
+            )
             continue
+        allowed = _allowed_range(owner, str(detail["loc"][-1]))
         if detail["type"] == "value_error" or allowed is None:
             text = f"{key}: {reason}"
         elif detail["type"] in _RANGE_ERRORS:
@@ -275,27 +323,60 @@ def _explain(error: ValidationError, model: type[BaseModel]) -> str:
     return "; ".join(clauses)
 
 
+def _declaring_model(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The (nested) model whose field the last part of `loc` names."""
+    for part in loc[:-1]:
+        nested = next(
+            (
+                field.annotation
+                for name, field in model.model_fields.items()
+                if (field.alias or name) == part
+            ),
+            None,
+        )
+        if not (isinstance(nested, type) and issubclass(nested, BaseModel)):
+            break
+        model = nested
+    return model
+
+
+def closest_hint(key: str, known: set[str]) -> str:
+    """`; did you mean 'codeLength'?` for the known key `key` most resembles, else nothing."""
+    by_case = {k.lower(): k for k in known}
+    closest = [by_case[key.lower()]] if key.lower() in by_case else []
+    closest = closest or difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {closest[0]!r}?" if closest else ""
+
+
 def _allowed_range(model: type[BaseModel], alias: str) -> str | None:
     """The range a numeric or sized field declares, as prose (`between 6 and 10`)."""
     for name, field in model.model_fields.items():
         if (field.alias or name) != alias:
             continue
-        bounds: dict[str, object] = {}
-        for constraint in field.metadata:
-            if isinstance(constraint, Ge):
-                bounds["low"] = constraint.ge
-            elif isinstance(constraint, Le):
-                bounds["high"] = constraint.le
-            elif isinstance(constraint, MinLen):
-                bounds["min_items"] = constraint.min_length
-            elif isinstance(constraint, MaxLen):
-                bounds["max_items"] = constraint.max_length
-        if "min_items" in bounds and "max_items" in bounds:
-            return f"a list of {bounds['min_items']} to {bounds['max_items']} entries"
-        if "low" in bounds and "high" in bounds:
-            return f"between {bounds['low']} and {bounds['high']}"
-        if "low" in bounds:
-            return f"at least {bounds['low']}"
-        if "high" in bounds:
-            return f"at most {bounds['high']}"
+        bounds = {
+            kind: getattr(constraint, attribute)
+            for constraint in field.metadata
+            for kind, (cls, attribute) in _BOUNDS.items()
+            if isinstance(constraint, cls)
+        }
+        for needs, prose in _RANGE_PROSE:
+            if needs <= bounds.keys():
+                return prose.format(**bounds)
     return None
+
+
+_BOUNDS: dict[str, tuple[type, str]] = {
+    "low": (Ge, "ge"),
+    "high": (Le, "le"),
+    "above": (Gt, "gt"),
+    "below": (Lt, "lt"),
+    "min_items": (MinLen, "min_length"),
+    "max_items": (MaxLen, "max_length"),
+}
+_RANGE_PROSE = (
+    ({"min_items", "max_items"}, "a list of {min_items} to {max_items} entries"),
+    ({"above", "below"}, "more than {above} and less than {below}"),
+    ({"low", "high"}, "between {low} and {high}"),
+    ({"low"}, "at least {low}"),
+    ({"high"}, "at most {high}"),
+)

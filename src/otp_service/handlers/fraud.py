@@ -82,6 +82,10 @@ class FraudPolicy(BaseModel):
             raise ValueError("maxBlockSeconds must be at least blockSeconds")
         return self
 
+    def to_env(self) -> str:
+        """The policy as the JSON the functions read from `OTP_FRAUD_GUARD`."""
+        return self.model_dump_json(by_alias=True)
+
     def country_budget(self, calling_code: str) -> int | None:
         """The daily SMS budget of one calling code, if it has its own."""
         return self.country_daily_budgets.get(calling_code)
