@@ -28,6 +28,8 @@ LOCK = ROOT / "requirements.lock"
 STAMP = VENV / ".lock-stamp"
 UV = "uv==0.13.9"
 """The installer and lock tool, itself pinned; everything else comes from the lock."""
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium: tests/e2e/test_outbox_page.py drives it (CI: a fresh Debian 12 as root)."""
 
 
 def _run(*args: str | Path) -> None:
@@ -65,6 +67,18 @@ def _installed_uv() -> Path:
     return uv
 
 
+def browser() -> None:
+    """Install Debian's Chromium (and its driver) when missing; the browser test fails without."""
+    if CHROMIUM.exists() or not shutil.which("apt-get"):
+        return
+    if os.geteuid() != 0:
+        print(f"dev.py: {CHROMIUM} is missing; as root: apt-get install chromium", file=sys.stderr)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["update", "-qq"], ["install", "-y", "-qq", "chromium", "chromium-driver"]):
+        subprocess.run(["apt-get", *command], cwd=ROOT, env=env, check=True)  # noqa: S603, S607
+
+
 def lock() -> None:
     """Resolve pyproject's ranges (with every extra) into the hashed `requirements.lock`."""
     _run(
@@ -93,6 +107,7 @@ def main() -> None:
     rest = [arg for arg in rest if arg != "--fresh"]
     if command == "test":
         virtualenv(fresh)
+        browser()
         _run(BIN / "ruff", "check", ".")
         _run(BIN / "ruff", "format", "--check", ".")
         _run(BIN / "mypy", ".")

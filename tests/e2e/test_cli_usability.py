@@ -30,7 +30,8 @@ def test_help_shows_the_defaults_and_the_local_routes() -> None:
     assert result.returncode == 0
     for expected in ("(default: 127.0.0.1)", "(default: 8080)", "(default: dev)"):
         assert expected in result.stdout
-    for route in ("/_local/outbox", "/_local/health", "/_local/clock", "/_local/faults"):
+    routes = ("/_local/ ", "/_local/outbox", "/_local/events", "/_local/health", "/_local/faults")
+    for route in (*routes, "/_local/clock"):
         assert route in result.stdout
 
 

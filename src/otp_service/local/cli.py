@@ -38,8 +38,10 @@ PLACEHOLDER_EMAIL_SENDER = "otp-local@example.com"
 
 LOCAL_ROUTES_HELP = """\
 local-only routes (absent in the cloud):
+  GET    /_local/          the outbox as a web page: messages and events, newest first, live
   GET    /_local/health    {"status": "ok"}
   GET    /_local/outbox    captured SMS and email, oldest first, unmasked
+  GET    /_local/events    the lifecycle events published, oldest first
   DELETE /_local/outbox    empty the outbox
   GET    /_local/clock     the handlers' clock; POST {"advance_seconds": n} moves it forward
   POST   /_local/faults    {"operation": "sns.Publish", "code": "..."} makes an AWS call fail

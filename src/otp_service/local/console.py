@@ -44,6 +44,7 @@ class Console:
                 + row[3]
             )
         self.line("  GET/DELETE /_local/outbox, GET /_local/events, GET /_local/health")
+        self.line(f"otp-local: the outbox, live in a browser: {url}/_local/")
         self.line(f"otp-local: serving on {url} (Ctrl-C to stop)")
 
     def request(

@@ -1,4 +1,5 @@
-"""The local-only routes under `/_local/`: health, the outbox, the events, the test controls.
+"""The local-only routes under `/_local/`: health, the outbox (as JSON and as a page), the
+events, the test controls.
 
 The clock and fault routes exist so tests can reach expiry, cooldowns and provider failures
 without sleeping or breaking anything for real; the cloud has no counterpart to them.
@@ -14,6 +15,7 @@ from typing import Any
 from .clock import LocalClock
 from .faults import FaultInjector
 from .outbox import EventLog, Outbox
+from .outbox_page import page_files
 from .proxy_integration import HttpResponse
 
 PREFIX = "/_local/"
@@ -40,6 +42,8 @@ class LocalControl:
             ("POST", "/_local/faults"): self._inject_fault,
             ("DELETE", "/_local/faults"): self._clear_faults,
         }
+        for path, page_file in page_files().items():
+            self._routes["GET", path] = _constant(page_file)
 
     def handle(self, method: str, path: str, body: bytes) -> HttpResponse:
         """The answer to one local request."""
@@ -84,6 +88,10 @@ class LocalControl:
     def _clear_faults(self, _: bytes) -> HttpResponse:
         self._faults.clear()
         return _json(200, {"status": "cleared"})
+
+
+def _constant(answer: HttpResponse) -> Action:
+    return lambda _: answer
 
 
 def _object(body: bytes) -> dict[str, Any]:

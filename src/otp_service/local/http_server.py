@@ -18,7 +18,18 @@ from .proxy_integration import HttpResponse
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 """API Gateway's payload limit; the handlers enforce the contract's smaller one themselves."""
 
+_NOT_LOOPBACK = HttpResponse(
+    403, [("Content-Type", "application/json")], b'{"message": "loopback host names only"}'
+)
+
 RequestLog = Callable[[str, str, int, float, str], None]
+
+
+def names_loopback(host_header: str) -> bool:
+    """Whether a `Host` header names a loopback address (`127.0.0.1:8080`, `[::1]:80`)."""
+    host = host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+    host = host.split("]", 1)[0].removeprefix("[") if host.startswith("[") else host
+    return is_loopback(host.lower())
 
 
 def is_loopback(host: str) -> bool:
@@ -108,6 +119,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str, path: str, query: str, body: bytes) -> tuple[HttpResponse, str]:
         if path.startswith(PREFIX):
+            # The outbox holds live codes: a page on another site that rebinds its own name to
+            # 127.0.0.1 (DNS rebinding) would read it same-origin, so only loopback names pass.
+            if not names_loopback(self.headers.get("Host", "")):
+                return _NOT_LOOPBACK, str(uuid.uuid4())
             return self.server.control.handle(method, path, body), str(uuid.uuid4())
         answer = self.server.gateway.handle(
             GatewayRequest(
