@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -110,6 +111,29 @@ def test_an_undelivered_send_gives_its_budget_back(service: Service) -> None:
     assert service.request(user_id="a", destination=NUMBER).status == 502
     service.heal()
     assert service.request(user_id="b", destination=NUMBER).status == 202
+
+
+def _counts(output: str) -> list[set[str]]:
+    """The metric names of each EMF blob written, in order."""
+    blobs = [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+    return [
+        {metric["Name"] for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+        for blob in blobs
+    ]
+
+
+def test_a_spent_budget_counts_budget_exhausted_and_a_blocked_prefix_does_not(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _guarded(service, dailyBudget=1)
+    _block(service, "+1 4155", int(service.clock.now) + 60)
+    capsys.readouterr()
+    assert service.request(user_id="a", destination=NUMBER).status == 403
+    assert _counts(capsys.readouterr().out) == [{"BlockedSend"}]
+    assert service.request(user_id="b", destination="+12125550123").status == 202
+    capsys.readouterr()
+    assert service.request(user_id="c", destination="+12125550124").status == 403
+    assert _counts(capsys.readouterr().out) == [{"BlockedSend"}, {"SmsBudgetExhausted"}]
 
 
 def _pump(service: Service, count: int, first: int = 0) -> list[int]:

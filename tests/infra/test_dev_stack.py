@@ -210,6 +210,11 @@ def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulum
                 "dependency-unavailable",
                 "events-dead-letters",
                 "events-iterator-age",
+                "fraud-prefix-blocked",
+                "fraud-blocked-sends",
+                "fraud-guard-failed",
+                "sms-budget-exhausted",
+                "sms-budget-near",
             )
         }
         assert alarms == per_function | service_wide

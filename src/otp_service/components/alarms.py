@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -40,6 +41,15 @@ SMS_SUCCESS_RATE_ALARM_THRESHOLD = 0.9
 
 SMS_SUCCESS_RATE_QUERY = 'SELECT AVG(SMSSuccessRate) FROM "AWS/SNS"'
 """A Metrics Insights query: SNS reports the rate per country and SMS type, so it averages all."""
+
+BLOCKED_SENDS_ALARM_THRESHOLD = 20
+"""SMS requests Fraud Guard refused in five minutes: an attack under way, or real users caught."""
+
+SMS_BUDGET_ALARM_FRACTION = 0.8
+"""Warn when the SMS sent in the last 24 hours reach 80 % of the daily budget."""
+
+DAY_SECONDS = 86_400
+"""The longest an alarm may look back (period times evaluation periods)."""
 
 
 def create_alarm_topic(
@@ -228,6 +238,8 @@ def create_alarms(
             threshold=1,
         ),
     ]
+    if infrastructure.fraud_guard.enabled:
+        alarms += _fraud_guard_alarms(alarm, infrastructure.fraud_guard.daily_budget)
     if infrastructure.manage_sms_preferences:
         # The spend metric is account-wide: only the stack that sets the limit watches it.
         alarms.append(
@@ -252,6 +264,52 @@ def create_alarms(
             )
         )
     return alarms
+
+
+def _fraud_guard_alarms(
+    alarm: Callable[..., aws.cloudwatch.MetricAlarm], daily_budget: int
+) -> list[aws.cloudwatch.MetricAlarm]:
+    """Blocks, refused sends, a spent budget and a failing consumer (README, "Fraud Guard")."""
+
+    def sms_count(metric: Metric, period: int = PERIOD_SECONDS) -> dict[str, Any]:
+        return {
+            "metric_queries": _sum_of({"sms": {**_otp_metric(metric, "sms"), "period": period}})
+        }
+
+    return [
+        alarm(
+            "fraud-prefix-blocked",
+            "Fraud Guard blocked a number prefix (SMS pumping, or real users in it: otp-fraud)",
+            threshold=1,
+            **sms_count(Metric.PREFIX_BLOCKED),
+        ),
+        alarm(
+            "fraud-blocked-sends",
+            f"Fraud Guard refused at least {BLOCKED_SENDS_ALARM_THRESHOLD} SMS requests "
+            "in five minutes (blocked prefixes or a spent budget)",
+            threshold=BLOCKED_SENDS_ALARM_THRESHOLD,
+            **sms_count(Metric.BLOCKED_SEND),
+        ),
+        alarm(
+            "sms-budget-exhausted",
+            "a daily SMS budget is spent: every SMS request to it is refused until 00:00 UTC",
+            threshold=1,
+            **sms_count(Metric.SMS_BUDGET_EXHAUSTED),
+        ),
+        alarm(
+            "sms-budget-near",
+            f"SMS sent in the last 24 hours reached {SMS_BUDGET_ALARM_FRACTION:.0%} of the "
+            f"daily budget of {daily_budget}",
+            threshold=daily_budget * SMS_BUDGET_ALARM_FRACTION,
+            **sms_count(Metric.CODE_SENT, DAY_SECONDS),
+        ),
+        alarm(
+            "fraud-guard-failed",
+            "Fraud Guard could not count stream records (it blocks later, or not at all)",
+            threshold=1,
+            **sms_count(Metric.FRAUD_GUARD_FAILED),
+        ),
+    ]
 
 
 def _metric(

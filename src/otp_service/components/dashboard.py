@@ -85,6 +85,19 @@ def create_dashboard(
             ],
         ),
         widget(
+            "Fraud Guard (SMS)",
+            [
+                [NAMESPACE, metric.value, "service", SERVICE, "channel", "sms"]
+                for metric in (
+                    Metric.CODE_SENT,
+                    Metric.BLOCKED_SEND,
+                    Metric.PREFIX_BLOCKED,
+                    Metric.SMS_BUDGET_EXHAUSTED,
+                    Metric.FRAUD_GUARD_FAILED,
+                )
+            ],
+        ),
+        widget(
             "SMS delivery",
             [
                 ["AWS/SNS", metric, *direct_sms]

@@ -73,6 +73,10 @@ class DestinationNotAllowed(OtpError):
 class DestinationBlocked(Exception):
     """The store's answer when Fraud Guard refuses a send: a blocked prefix or a spent budget."""
 
+    def __init__(self, budget_spent: bool) -> None:
+        super().__init__("destination blocked")
+        self.budget_spent = budget_spent
+
 
 class RateLimited(OtpError):
     """A send refused by the cooldown or a send limit."""

@@ -29,3 +29,5 @@ class Metric(StrEnum):
     """Fraud Guard blocked a number prefix (the events function)."""
     FRAUD_GUARD_FAILED = "FraudGuardFailed"
     """Fraud Guard could not count a stream record (the record goes uncounted)."""
+    SMS_BUDGET_EXHAUSTED = "SmsBudgetExhausted"
+    """An SMS refused because a daily SMS budget (all, or its country's) is spent."""

@@ -154,9 +154,11 @@ def request_token(
         )
     try:
         store.save_pending_code(pending, limits, record, guard)
-    except DestinationBlocked:
+    except DestinationBlocked as blocked:
         # The same answer as a country outside the list: nothing to probe thresholds with.
         count(Metric.BLOCKED_SEND, body.channel)
+        if blocked.budget_spent:
+            count(Metric.SMS_BUDGET_EXHAUSTED, body.channel)
         raise DestinationNotAllowed(premium_rate=False) from None
     except RateLimited:
         count(Metric.RATE_LIMITED, body.channel)

@@ -506,7 +506,8 @@ class OtpStore:
             raise DependencyUnavailable from None
         refused = {name for name, code in codes.items() if code == "ConditionalCheckFailed"}
         if any(name.startswith("fraud_") for name in refused):
-            raise DestinationBlocked from None
+            spent = any(name.startswith("fraud_budget_") for name in refused)
+            raise DestinationBlocked(budget_spent=spent) from None
         if "idempotency" in refused:
             raise IdempotencyKeyTaken from None
         waits = [1]
