@@ -218,3 +218,16 @@ def test_a_malformed_idempotency_key_is_400(service: Service, key: str) -> None:
     reply = service.request(headers={"Idempotency-Key": key})
     assert reply.status == 400
     assert reply.body["error"]["fields"][0]["field"] == "Idempotency-Key"
+
+
+def test_the_sms_carries_the_configured_autofill_lines_with_the_code(service: Service) -> None:
+    service.settings = service.settings.model_copy(
+        update={"web_otp_domain": "login.example.com", "android_app_hash": "FA+9qCX9VSu"}
+    )
+    service.cold_start()
+    assert service.request().status == 202
+    [(_, text)] = service.sms()
+    *_, app_hash, origin_bound = text.split("\n")
+    code = service.last_code()
+    assert (app_hash, origin_bound) == ("FA+9qCX9VSu", f"@login.example.com #{code}")
+    assert service.verify(code).status == 200

@@ -19,8 +19,17 @@ from otp_service.components.options import (
     argument_names,
 )
 from otp_service.handlers.fraud import FraudPolicy
-from otp_service.handlers.settings import ENV_FRAUD_GUARD, Policy, Settings
+from otp_service.handlers.messages import Autofill
+from otp_service.handlers.settings import (
+    ENV_ANDROID_APP_HASH,
+    ENV_FRAUD_GUARD,
+    ENV_WEB_OTP_DOMAIN,
+    Policy,
+    Settings,
+)
 from tests.support.pulumi_mocks import PROJECT, PROJECT_ROOT, Recording, RunProgram, pulumi_test
+
+APP_HASH = "FA+9qCX9VSu"
 
 
 def test_pulumi_yaml_declares_every_argument_and_no_other_key() -> None:
@@ -97,6 +106,12 @@ def test_every_stack_file_sets_only_declared_keys() -> None:
             "fraudGuard.minSend is not a known argument; did you mean 'minSends'",
         ),
         ("fraudGuard", {"enabled": "yes please"}, "fraudGuard.enabled"),
+        ("webOtpDomain", "https://example.com", "webOtpDomain: must be a host name"),
+        ("webOtpDomain", "example.com:443", "webOtpDomain: must be a host name"),
+        ("webOtpDomain", "127.0.0.1", "webOtpDomain: must be a host name"),
+        ("webOtpDomain", "localhost", "webOtpDomain: must be a host name"),
+        ("androidAppHash", "FA+9qCX9VS", "androidAppHash: must be the app's 11-character hash"),
+        ("androidAppHash", "FA+9qCX9VS=", "androidAppHash: must be the app's 11-character hash"),
     ],
 )
 def test_invalid_config_fails_naming_the_key_and_its_range(
@@ -264,3 +279,29 @@ def test_fraud_guard_config_reaches_request_token_and_events_only(
             assert ENV_FRAUD_GUARD not in variables, name
 
     return run_stack("dev", fraudGuard=fraud_guard).settled().apply(check)
+
+
+@pulumi_test
+def test_autofill_config_reaches_request_token_only(run_stack: RunProgram) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        variables = recording.named("otp-request-token-fn").inputs["environment"]["variables"]
+        assert Settings.from_env(variables).autofill == Autofill("login.example.com", APP_HASH)
+        for name in ("otp-verify-token-fn", "otp-cancel-token-fn", "otp-events-fn"):
+            variables = recording.named(name).inputs["environment"]["variables"]
+            assert not {ENV_WEB_OTP_DOMAIN, ENV_ANDROID_APP_HASH} & set(variables), name
+
+    autofill = {"webOtpDomain": "Login.Example.com", "androidAppHash": APP_HASH}
+    return run_stack("dev", **autofill).settled().apply(check)
+
+
+def test_autofill_that_would_split_the_sms_stops_the_program(run_stack: RunProgram) -> None:
+    @pulumi_test
+    def deploy() -> pulumi.Output[Recording]:
+        return run_stack(
+            "dev", webOtpDomain="otp-verification.accounts.example.com", androidAppHash=APP_HASH
+        ).settled()
+
+    with pytest.raises(
+        InvalidArgumentError, match="webOtpDomain and androidAppHash make the 'de' SMS 164 GSM-7"
+    ):
+        deploy()

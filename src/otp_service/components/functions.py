@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from ..handlers.metric_names import NAMESPACE, SERVICE
 from ..handlers.settings import (
+    ENV_ANDROID_APP_HASH,
     ENV_BRAND_NAME,
     ENV_EMAIL_SENDER,
     ENV_EVENTS_TOPIC_ARN,
@@ -20,6 +21,7 @@ from ..handlers.settings import (
     ENV_SMS_ORIGINATION_NUMBER,
     ENV_SMS_SENDER_ID,
     ENV_TABLE_NAME,
+    ENV_WEB_OTP_DOMAIN,
 )
 from .events_plumbing import EventsPlumbing
 from .iam import AwsContext, Statement, allow, assume_role_policy, deny, policy_document
@@ -250,6 +252,10 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
             environment[ENV_SMS_SENDER_ID] = infrastructure.sms_sender_id
         if infrastructure.sms_origination_number is not None:
             environment[ENV_SMS_ORIGINATION_NUMBER] = infrastructure.sms_origination_number
+        if infrastructure.web_otp_domain is not None:
+            environment[ENV_WEB_OTP_DOMAIN] = infrastructure.web_otp_domain
+        if infrastructure.android_app_hash is not None:
+            environment[ENV_ANDROID_APP_HASH] = infrastructure.android_app_hash
     return environment
 
 

@@ -11,6 +11,7 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..handlers.fraud import FraudPolicy
+from ..handlers.messages import GSM7_SEGMENT, TEMPLATES, Autofill, render, sms_segments
 from ..handlers.settings import Policy
 
 LOG_RETENTION_DAYS = (
@@ -21,6 +22,11 @@ LOG_RETENTION_DAYS = (
 
 E164_PATTERN = r"\+[1-9][0-9]{6,14}"
 """A phone number in E.164 form, as SNS takes an origination number."""
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+"""A DNS host name of two labels or more whose last label is not numeric (so no IP address)."""
 
 
 class AuthMode(StrEnum):
@@ -147,6 +153,10 @@ class OtpServiceArgs(TypedDict):
     """Lambda SnapStart: the API calls a `live` alias of published, snapshotted versions."""
     fraud_guard: NotRequired[FraudGuardArgs]
     """Fraud Guard against SMS pumping: thresholds, safe list, daily SMS budgets."""
+    web_otp_domain: NotRequired[str]
+    """Host name the SMS code is bound to (last line `@example.com #123456`: WebOTP autofill)."""
+    android_app_hash: NotRequired[str]
+    """Android app's 11-character SMS Retriever hash, added to the SMS so the app reads it."""
 
 
 class InfrastructureOptions(BaseModel):
@@ -196,6 +206,31 @@ class InfrastructureOptions(BaseModel):
     ] = False
     snap_start: Annotated[bool, Field(alias="snapStart")] = False
     fraud_guard: Annotated[FraudPolicy, Field(alias="fraudGuard")] = FraudPolicy()
+    web_otp_domain: Annotated[str | None, Field(alias="webOtpDomain")] = None
+    android_app_hash: Annotated[str | None, Field(alias="androidAppHash")] = None
+
+    @field_validator("web_otp_domain")
+    @classmethod
+    def _host_name(cls, host: str | None) -> str | None:
+        if host is not None and not _HOST_NAME.fullmatch(host):
+            raise ValueError(
+                "must be a host name such as example.com or login.example.com "
+                "(no scheme, port or path; not an IP address)"
+            )
+        return host.lower() if host is not None else None
+
+    @field_validator("android_app_hash")
+    @classmethod
+    def _app_hash(cls, app_hash: str | None) -> str | None:
+        # The first 9 bytes of a SHA-256 in base64: 11 characters, no padding.
+        if app_hash is not None and not re.fullmatch(r"[A-Za-z0-9+/]{11}", app_hash):
+            raise ValueError("must be the app's 11-character hash (A-Z a-z 0-9 + /)")
+        return app_hash
+
+    @property
+    def autofill(self) -> Autofill:
+        """The SMS autofill lines these options ask for."""
+        return Autofill(self.web_otp_domain, self.android_app_hash)
 
     @field_validator("email_sender")
     @classmethod
@@ -278,9 +313,45 @@ def resolve_options(args: OtpServiceArgs) -> ServiceOptions:
             "testDestinations is refused in a production stack (environment: production) "
             "unless allowTestDestinationsInProduction is true"
         )
+    _refuse_autofill_that_splits_the_sms(policy, infrastructure)
     if isinstance(alarm_email, str) and not is_email_address(alarm_email):
         raise InvalidArgumentError(f"alarmEmail must be an email address, got {alarm_email!r}")
     return ServiceOptions(policy=policy, infrastructure=infrastructure, alarm_email=alarm_email)
+
+
+def _refuse_autofill_that_splits_the_sms(
+    policy: Policy, infrastructure: InfrastructureOptions
+) -> None:
+    """The autofill lines must leave every locale's SMS one GSM-7 segment: the SMS Retriever
+    reads no message over 140 bytes, and a split SMS costs twice."""
+    keys = [
+        key
+        for key, value in (
+            ("webOtpDomain", infrastructure.web_otp_domain),
+            ("androidAppHash", infrastructure.android_app_hash),
+        )
+        if value is not None
+    ]
+    if not keys:
+        return
+    longest_code = "9" * policy.code_length
+    for locale in sorted(TEMPLATES):
+        sms = render(
+            "sms",
+            locale,
+            infrastructure.brand_name,
+            longest_code,
+            policy.code_ttl_seconds,
+            infrastructure.autofill,
+        ).body
+        encoding, length, segments = sms_segments(sms)
+        if segments > 1 or encoding != "GSM-7":
+            raise InvalidArgumentError(
+                f"{' and '.join(keys)} make the {locale!r} SMS {length} {encoding} characters, "
+                f"over one GSM-7 segment ({GSM7_SEGMENT}): shorten brandName "
+                f"({len(infrastructure.brand_name)} characters) or webOtpDomain, lower "
+                f"codeLength ({policy.code_length}), or drop {' or '.join(keys)}"
+            )
 
 
 _RANGE_ERRORS = frozenset(

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+"""3GPP TS 23.038: the default alphabet and its extension table (two septets each)."""
+GSM7_SEGMENT = 160
+"""Septets in one SMS (140 bytes); a longer GSM-7 text goes in parts of 153."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,34 @@ TEMPLATES = {
 
 
 @dataclass(frozen=True)
+class Autofill:
+    """Lines that let the phone take the code out of the SMS by itself; both are optional."""
+
+    web_otp_domain: str | None = None
+    """The site the code is bound to: WebOTP and `autocomplete="one-time-code"` fill it in there."""
+    android_app_hash: str | None = None
+    """The Android app's 11-character hash: its SMS Retriever then reads the SMS unasked."""
+
+    def lines(self, code: str) -> list[str]:
+        """The lines to append to an SMS carrying `code`, in the order the formats need."""
+        lines = []
+        # SMS Retriever: the message must "include an 11-character hash string that identifies
+        # your app" and be "no longer than 140 bytes" (one GSM-7 segment); anywhere will do.
+        # https://developers.google.com/identity/sms-retriever/verify#1_construct_a_verification_message
+        if self.android_app_hash:
+            lines.append(self.android_app_hash)
+        # Origin-bound one-time codes: the LAST line is `@<host> #<code>`, so it comes after the
+        # hash. https://web.dev/articles/web-otp ("Format the SMS message"),
+        # https://wicg.github.io/sms-one-time-codes/ (the origin-bound one-time code format).
+        if self.web_otp_domain:
+            lines.append(f"@{self.web_otp_domain} #{code}")
+        return lines
+
+
+NO_AUTOFILL = Autofill()
+
+
+@dataclass(frozen=True)
 class Message:
     """A rendered message: the SMS text, or an email's subject and body."""
 
@@ -82,8 +120,15 @@ def template_for(locale: str | None) -> Template:
     return TEMPLATES.get(language, TEMPLATES["en"])
 
 
-def render(channel: str, locale: str | None, brand: str, code: str, ttl_seconds: int) -> Message:
-    """The message that delivers `code` over `channel`."""
+def render(
+    channel: str,
+    locale: str | None,
+    brand: str,
+    code: str,
+    ttl_seconds: int,
+    autofill: Autofill = NO_AUTOFILL,
+) -> Message:
+    """The message that delivers `code` over `channel`; an SMS ends with the autofill lines."""
     template = template_for(locale)
     if ttl_seconds % 60 == 0:
         n, one, many = ttl_seconds // 60, template.minute, template.minutes
@@ -92,5 +137,15 @@ def render(channel: str, locale: str | None, brand: str, code: str, ttl_seconds:
     lifetime = one if n == 1 else many.format(n=n)
     fill = {"brand": brand, "code": code, "lifetime": lifetime}
     if channel == "sms":
-        return Message(subject="", body=template.sms.format(**fill))
+        body = "\n".join([template.sms.format(**fill), *autofill.lines(code)])
+        return Message(subject="", body=body)
     return Message(subject=template.subject.format(**fill), body=template.email.format(**fill))
+
+
+def sms_segments(text: str) -> tuple[str, int, int]:
+    """The encoding an SMS needs, its length in that encoding's units, and its segment count."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text):
+        septets = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+        return "GSM-7", septets, 1 if septets <= GSM7_SEGMENT else math.ceil(septets / 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return "UCS-2", units, 1 if units <= 70 else math.ceil(units / 67)

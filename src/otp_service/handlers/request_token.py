@@ -24,6 +24,7 @@ def operation(container: Container, event: Mapping[str, Any]) -> Answer:
         keyring=container.keyring,
         sender=container.sender,
         fraud_guard=container.settings.fraud_guard,
+        autofill=container.settings.autofill,
     )
 
 

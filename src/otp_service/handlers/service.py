@@ -30,7 +30,7 @@ from .fraud_store import SendGuard
 from .keys import MacKeyring
 from .lifecycle import new_verification_id
 from .masking import mask_destination
-from .messages import render
+from .messages import NO_AUTOFILL, Autofill, render
 from .metric_names import Metric
 from .models import (
     CancelTokenBody,
@@ -108,6 +108,7 @@ def request_token(
     keyring: MacKeyring,
     sender: MessageSender,
     fraud_guard: FraudPolicy | None = None,
+    autofill: Autofill = NO_AUTOFILL,
 ) -> Answer:
     """Send a fresh code to the destination and make it the user's only pending code."""
     destination, calling_code = _checked_destination(body, policy, sender)
@@ -170,7 +171,7 @@ def request_token(
         count(Metric.TEST_CODE_PENDED, body.channel)
         logger.info("test recipient: nothing sent", extra={"channel": body.channel})
         return Answer(202, accepted)
-    message = render(body.channel, body.locale, brand_name, code, policy.code_ttl_seconds)
+    message = render(body.channel, body.locale, brand_name, code, policy.code_ttl_seconds, autofill)
     try:
         sender.send(body.channel, destination, message)
     except DeliveryFailed:

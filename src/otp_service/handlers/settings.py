@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .fraud import FraudPolicy
+from .messages import Autofill
 
 ENV_TABLE_NAME = "OTP_TABLE_NAME"
 ENV_MAC_KEY_ID = "OTP_MAC_KEY_ID"
@@ -21,6 +22,8 @@ ENV_SMS_ORIGINATION_NUMBER = "OTP_SMS_ORIGINATION_NUMBER"
 ENV_POLICY = "OTP_POLICY"
 ENV_EVENTS_TOPIC_ARN = "OTP_EVENTS_TOPIC_ARN"
 ENV_FRAUD_GUARD = "OTP_FRAUD_GUARD"
+ENV_WEB_OTP_DOMAIN = "OTP_WEB_OTP_DOMAIN"
+ENV_ANDROID_APP_HASH = "OTP_ANDROID_APP_HASH"
 
 _E164_SYNTAX = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL_SYNTAX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -115,6 +118,13 @@ class Settings(BaseModel):
     """The lifecycle events topic; only the events function publishes to it."""
     fraud_guard: FraudPolicy = FraudPolicy()
     """Fraud Guard's thresholds, safe list and SMS budgets (`fraudGuard`)."""
+    web_otp_domain: str | None = None
+    android_app_hash: str | None = None
+
+    @property
+    def autofill(self) -> Autofill:
+        """The SMS autofill lines (`webOtpDomain`, `androidAppHash`)."""
+        return Autofill(self.web_otp_domain, self.android_app_hash)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -129,6 +139,8 @@ class Settings(BaseModel):
             sms_sender_id=env.get(ENV_SMS_SENDER_ID) or None,
             events_topic_arn=env.get(ENV_EVENTS_TOPIC_ARN) or None,
             sms_origination_number=env.get(ENV_SMS_ORIGINATION_NUMBER) or None,
+            web_otp_domain=env.get(ENV_WEB_OTP_DOMAIN) or None,
+            android_app_hash=env.get(ENV_ANDROID_APP_HASH) or None,
             policy=Policy.model_validate_json(policy_json) if policy_json else Policy(),
             fraud_guard=(
                 FraudPolicy.model_validate_json(fraud_json) if fraud_json else FraudPolicy()
