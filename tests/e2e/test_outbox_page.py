@@ -30,6 +30,8 @@ CHROMIUM_FLAGS = [
 PAYLOAD = "<img src=x onerror=window.pwned=1>"
 """Markup that runs script if it is ever parsed as HTML; 34 characters, a valid brandName."""
 PLACEHOLDER_SENDER = "otp-local@example.com"
+DEADLINE_MILLISECONDS = 20_000
+"""How long the page may take to show a change: events come from the stream poller."""
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,7 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory, stack: Stack) -> Iterator[BrowserContext]:
+    expect.set_options(timeout=DEADLINE_MILLISECONDS)
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: `python3 dev.py test` installs it as root "
@@ -101,6 +104,9 @@ def test_a_requested_code_appears_without_reload_newest_first_and_copies(
     expect(newest.locator(".copy")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == email_code
 
+    sms.locator(".code").click()  # one click selects exactly the code, for a manual copy
+    assert page.evaluate("window.getSelection().toString()") == stack.last_code(phone)
+
 
 def test_the_lifecycle_events_are_listed_newest_first(stack: Stack, page: Page) -> None:
     first, second = user_id("events"), user_id("events")
@@ -124,6 +130,20 @@ def test_attacker_controlled_text_is_shown_as_text_and_never_runs(stack: Stack, 
     expect(sms.locator(".body")).to_contain_text(PAYLOAD)
     assert page.locator("#messages img").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def test_empty_the_outbox_clears_the_list_and_the_next_code_still_appears(
+    stack: Stack, page: Page
+) -> None:
+    assert stack.request(user_id("clear"), phone_number()).status == 202
+    expect(page.locator(".message").first).to_be_visible()
+    page.locator("#clear").click()
+    expect(page.locator(".message")).to_have_count(0)
+    expect(page.locator("#no-messages")).to_be_visible()
+    assert stack.outbox() == []
+    phone = phone_number()
+    assert stack.request(user_id("clear"), phone).status == 202
+    expect(page.locator(".message .destination")).to_have_text([phone])
 
 
 def test_the_page_reaches_nothing_but_its_own_loopback_origin(
