@@ -178,3 +178,18 @@ def test_every_file_of_the_page_is_shipped_as_package_data() -> None:
         if page_file.is_file() and page_file.suffix not in (".py", ".pyc"):
             shipped = page_file.relative_to(root / "src" / "otp_service")
             assert any(shipped.match(pattern) for pattern in patterns), shipped
+
+
+def test_local_routes_refuse_a_page_of_another_origin(stack: Stack) -> None:
+    """Any site's page may send a cross-origin DELETE; its browser names the site in `Origin`."""
+    assert stack.request(user_id("origin"), phone_number()).status == 202
+    sent = stack.call("DELETE", "/_local/outbox", headers={"Origin": "https://attacker.example"})
+    assert sent.status == 403
+    assert stack.outbox() != []
+    own = stack.call("GET", "/_local/outbox", headers={"Origin": stack.process.url})
+    assert own.status == 200
+
+
+def test_the_page_s_address_without_its_slash_redirects_to_it(stack: Stack) -> None:
+    redirect = stack.call("GET", "/_local")
+    assert (redirect.status, redirect.headers["Location"]) == (308, "/_local/")

@@ -118,10 +118,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.server.log_request(method, url.path, response.status, elapsed_ms, request_id)
 
     def _answer(self, method: str, path: str, query: str, body: bytes) -> tuple[HttpResponse, str]:
+        if path == PREFIX.rstrip("/"):
+            return HttpResponse(308, [("Location", PREFIX)], b""), str(uuid.uuid4())
         if path.startswith(PREFIX):
-            # The outbox holds live codes: a page on another site that rebinds its own name to
-            # 127.0.0.1 (DNS rebinding) would read it same-origin, so only loopback names pass.
-            if not names_loopback(self.headers.get("Host", "")):
+            if not self._from_loopback():
                 return _NOT_LOOPBACK, str(uuid.uuid4())
             return self.server.control.handle(method, path, body), str(uuid.uuid4())
         answer = self.server.gateway.handle(
@@ -135,6 +135,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
         )
         return answer.response, answer.request_id
+
+    def _from_loopback(self) -> bool:
+        """Whether a local route's request is addressed to, and sent by a page of, loopback.
+
+        The outbox holds live codes: a site that rebinds its own name to 127.0.0.1 (DNS
+        rebinding) would read it same-origin, hence the `Host` check; any other site's page can
+        still send a cross-origin POST or DELETE (empty the outbox, inject faults), which
+        browsers mark with its `Origin`.
+        """
+        origin = self.headers.get("Origin")
+        return names_loopback(self.headers.get("Host", "")) and (
+            origin is None or names_loopback(urlsplit(origin).netloc)
+        )
 
     def _write(self, method: str, response: HttpResponse, request_id: str) -> None:
         self.send_response(response.status)
