@@ -16,4 +16,5 @@ pulumi.export("request_token_function_name", service.request_token_function_name
 pulumi.export("verify_token_function_name", service.verify_token_function_name)
 pulumi.export("cancel_token_function_name", service.cancel_token_function_name)
 pulumi.export("invoke_policy_arn", service.invoke_policy_arn)
+pulumi.export("fraud_admin_policy_arn", service.fraud_admin_policy_arn)
 pulumi.export("api_key_id", service.api_key_id)

@@ -4,9 +4,9 @@ otp-fraud --table TABLE [--region REGION] list
 otp-fraud --table TABLE [--region REGION] lift "+44 7911"
 
 TABLE is the stack's `table_name` output (`pulumi stack output table_name`). It runs with the
-operator's own AWS credentials, which need `dynamodb:Scan` (list) and `dynamodb:UpdateItem`
-(lift) on the table and `kms:Decrypt` through DynamoDB on the service key; the functions'
-roles are not used.
+operator's own AWS credentials: attach the stack's `fraud_admin_policy_arn` (`GetItem` and
+`UpdateItem` on the table's `fraud#blocks` and `fraud#prefix#*` items, `kms:Decrypt` through
+DynamoDB on the service key); the functions' roles are not used.
 """
 
 from __future__ import annotations

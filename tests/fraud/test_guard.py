@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
 
 from otp_service import fraud_cli
+from otp_service.components.fraud_admin import fraud_admin_statements
 from otp_service.handlers.events import process
 from otp_service.handlers.fraud import FraudPolicy
 from otp_service.handlers.fraud_events import FraudConsumer
-from otp_service.handlers.fraud_store import FraudLedger, prefix_key
+from otp_service.handlers.fraud_store import BLOCKS_KEY, FraudLedger, prefix_key
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
 from tests.support.moto_service import Service
@@ -30,10 +32,27 @@ def _guarded(service: Service, **policy: Any) -> FraudPolicy:
 
 
 def _block(service: Service, prefix: str, until: int) -> None:
-    service.session.client("dynamodb").put_item(
-        TableName=service.settings.table_name,
+    """A block as the consumer leaves it: on the prefix's item and named in the registry."""
+    dynamodb = service.session.client("dynamodb")
+    table = service.settings.table_name
+    dynamodb.put_item(
+        TableName=table,
         Item={PARTITION_KEY: {"S": prefix_key(prefix)}, "blocked_until": {"N": str(until)}},
     )
+    dynamodb.update_item(
+        TableName=table,
+        Key={PARTITION_KEY: {"S": BLOCKS_KEY}},
+        UpdateExpression="SET #prefix = :until",
+        ExpressionAttributeNames={"#prefix": prefix},
+        ExpressionAttributeValues={":until": {"N": str(until)}},
+    )
+
+
+def _registry(service: Service) -> dict[str, Any]:
+    item = service.session.client("dynamodb").get_item(
+        TableName=service.settings.table_name, Key={PARTITION_KEY: {"S": BLOCKS_KEY}}
+    )["Item"]
+    return {name: int(value["N"]) for name, value in item.items() if name != PARTITION_KEY}
 
 
 def _stream(service: Service) -> list[dict[str, Any]]:
@@ -156,6 +175,21 @@ def test_the_consumer_blocks_a_prefix_that_never_verifies_at_the_floor(service: 
     ]
     assert _pump(service, 3, first=5) == [403] * 3
     assert len(service.sms()) == 5
+    ledger = FraudLedger(service.session.client("dynamodb"), service.settings.table_name, guard)
+    assert [prefix for prefix, _ in ledger.blocks(int(service.clock.now))] == ["+1 4155"]
+
+
+def test_a_new_block_drops_lapsed_ones_from_the_registry(service: Service) -> None:
+    guard = _guarded(service, minSends=5)
+    now = int(service.clock.now)
+    _block(service, "+1 2125", now - 1)
+    _block(service, "+1 3105", now + 600)
+    consumer = FraudConsumer(
+        service.session.client("dynamodb"), service.settings.table_name, guard, service.clock
+    )
+    assert _pump(service, 5) == [202] * 5
+    process(_stream(service), (), (consumer,))
+    assert set(_registry(service)) == {"+1 3105", "+1 4155"}
 
 
 def test_verified_codes_keep_a_busy_prefix_open(service: Service) -> None:
@@ -182,6 +216,7 @@ def test_an_operator_sees_and_lifts_a_block(service: Service) -> None:
     assert ledger.lift("+1 4155", now) is True
     assert ledger.lift("+1 4155", now) is False
     assert ledger.blocks(now) == []
+    assert _registry(service) == {}
     assert service.request(destination=NUMBER).status == 202
 
 
@@ -210,3 +245,43 @@ def test_a_failing_guard_never_holds_up_the_lifecycle_events(service: Service) -
     service.fail("dynamodb.UpdateItem", "AccessDeniedException")
     assert process(_stream(service), (), (consumer,)) == []
     assert consumer.blocks == []
+
+
+def _allowed(statements: list[Any], operation: str, key: str | None) -> bool:
+    """IAM's answer for one DynamoDB call, for the statement shapes the component writes.
+
+    `ForAllValues` over a request with no key values (a `Scan`) is true, as in IAM.
+    """
+    for statement in statements:
+        if statement["Effect"] != "Allow" or f"dynamodb:{operation}" not in statement["Action"]:
+            continue
+        condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+        patterns = condition.get("dynamodb:LeadingKeys")
+        if patterns is None or key is None or any(fnmatchcase(key, p) for p in patterns):
+            return True
+    return False
+
+
+def test_the_operator_policy_allows_every_call_otp_fraud_makes_and_no_user_item(
+    service: Service,
+) -> None:
+    now = int(service.clock.now)
+    _block(service, "+1 4155", now + 600)
+    calls: list[tuple[str, str | None]] = []
+    dynamodb = service.session.client("dynamodb")
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        key = params.get("Key", {}).get(PARTITION_KEY, {}).get("S")
+        calls.append((model.name, key))
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb.*", record)
+    ledger = FraudLedger(dynamodb, service.settings.table_name, FraudPolicy())
+    assert [prefix for prefix, _ in ledger.blocks(now)] == ["+1 4155"]
+    assert ledger.lift("+1 4155", now) is True
+    assert ledger.lift("+1 4155", now) is False
+    statements = fraud_admin_statements("table-arn", "key-arn", "dynamodb.us-east-1.amazonaws.com")
+    assert {operation for operation, _ in calls} == {"GetItem", "UpdateItem"}
+    assert all(_allowed(statements, operation, key) for operation, key in calls), calls
+    assert not _allowed(statements, "GetItem", "user#someone")
+    assert not _allowed(statements, "UpdateItem", "fraud#budget#20000#all")
+    assert not _allowed(statements, "Scan", None)

@@ -419,6 +419,7 @@ def test_stack_exports_what_a_consumer_needs(run_stack: RunProgram) -> pulumi.Ou
             "verify_token_function_name",
             "cancel_token_function_name",
             "invoke_policy_arn",
+            "fraud_admin_policy_arn",
             "api_key_id",
         }
         invoke = parse_policy(recording.named("otp-invoke-policy").inputs["policy"])

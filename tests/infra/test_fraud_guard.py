@@ -12,8 +12,12 @@ from typing import Any
 
 import pulumi
 
+from otp_service.components.iam import parse_policy
 from otp_service.handlers.metric_names import NAMESPACE, Metric
+from tests.infra.test_dev_stack import service_key_arn
 from tests.support.pulumi_mocks import Recording, RunProgram, pulumi_test
+
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/otp-table-1a2b3c4"
 
 FRAUD_ALARMS = {
     "otp-fraud-prefix-blocked-alarm": Metric.PREFIX_BLOCKED,
@@ -92,5 +96,29 @@ def test_the_dashboard_has_a_fraud_guard_row(run_stack: RunProgram) -> pulumi.Ou
         rows = widget["properties"]["metrics"]
         assert {row[1] for row in rows} == {metric.value for metric in set(FRAUD_ALARMS.values())}
         assert all(row[0] == NAMESPACE and row[-1] == "sms" for row in rows)
+
+    return run_stack("dev").settled().apply(check)
+
+
+@pulumi_test
+def test_the_operator_policy_reads_and_lifts_only_fraud_block_items(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    def check(recording: Recording) -> None:
+        policy = recording.named("otp-fraud-admin-policy")
+        by_sid = {s["Sid"]: s for s in parse_policy(policy.inputs["policy"])}
+        assert set(by_sid) == {"ListAndLiftPrefixBlocks", "DecryptTableKeyThroughDynamoDb"}
+        items = by_sid["ListAndLiftPrefixBlocks"]
+        assert items["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        assert items["Resource"] == [TABLE_ARN]
+        assert items["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["fraud#blocks", "fraud#prefix#*"]}
+        }
+        decrypt = by_sid["DecryptTableKeyThroughDynamoDb"]
+        assert decrypt["Action"] == ["kms:Decrypt"]
+        assert decrypt["Resource"] == [service_key_arn(recording)]
+        assert decrypt["Condition"] == {
+            "StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
+        }
 
     return run_stack("dev").settled().apply(check)

@@ -50,6 +50,7 @@ def test_schema_exposes_the_consumer_outputs_and_the_auth_mode_enum() -> None:
         "verifyTokenFunctionName",
         "cancelTokenFunctionName",
         "invokePolicyArn",
+        "fraudAdminPolicyArn",
         "apiKeyId",
     }
     enum = schema["types"]["otp:index:AuthMode"]

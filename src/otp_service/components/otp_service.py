@@ -11,6 +11,7 @@ import pulumi
 from .alarms import create_alarm_topic, create_alarms
 from .dashboard import create_dashboard
 from .events_plumbing import connect_stream, create_events_plumbing
+from .fraud_admin import create_fraud_admin_policy
 from .functions import CANCEL_TOKEN, REQUEST_TOKEN, VERIFY_TOKEN, create_functions
 from .iam import AwsContext
 from .keys import create_keys
@@ -42,6 +43,8 @@ class OtpService(pulumi.ComponentResource):
     """Name of the function behind `POST /cancel-token`."""
     invoke_policy_arn: pulumi.Output[str]
     """Managed policy granting `execute-api:Invoke` on the routes; attach it to a caller's role."""
+    fraud_admin_policy_arn: pulumi.Output[str]
+    """Managed policy letting an operator list and lift Fraud Guard blocks with `otp-fraud`."""
     api_key_id: pulumi.Output[Optional[str]]  # noqa: UP045 - the package schema reads this form
     """ID of the usage plan's API key in API-key mode (read its value with the AWS CLI)."""
 
@@ -64,6 +67,7 @@ class OtpService(pulumi.ComponentResource):
         create_alarms(name, options, topic, [*functions, events_function], table, api, self)
         connect_stream(name, table, events_function, events, topic, self)
         create_dashboard(name, aws_context, functions, table, api, self)
+        fraud_admin_policy = create_fraud_admin_policy(name, aws_context, keys, table, self)
         if options.infrastructure.manage_sms_preferences:
             create_sms_preferences(name, options, aws_context, keys, self)
 
@@ -77,6 +81,7 @@ class OtpService(pulumi.ComponentResource):
         self.verify_token_function_name = by_route[VERIFY_TOKEN].name
         self.cancel_token_function_name = by_route[CANCEL_TOKEN].name
         self.invoke_policy_arn = api.invoke_policy.arn
+        self.fraud_admin_policy_arn = fraud_admin_policy.arn
         self.api_key_id = pulumi.Output.from_input(api.api_key.id if api.api_key else None)
         self.register_outputs(
             {
@@ -89,6 +94,7 @@ class OtpService(pulumi.ComponentResource):
                 "verify_token_function_name": self.verify_token_function_name,
                 "cancel_token_function_name": self.cancel_token_function_name,
                 "invoke_policy_arn": self.invoke_policy_arn,
+                "fraud_admin_policy_arn": self.fraud_admin_policy_arn,
                 "api_key_id": self.api_key_id,
             }
         )

@@ -43,6 +43,14 @@ def prefix_key(prefix: str) -> str:
     return f"fraud#prefix#{prefix}"
 
 
+BLOCKS_KEY = "fraud#blocks"
+"""The item naming every blocked prefix (attribute: prefix, value: blocked until).
+
+Operators list blocks from it with one `GetItem`: a `Scan` cannot be confined to `fraud#` items
+by `dynamodb:LeadingKeys`, so an operator policy granting it would read every user's item.
+"""
+
+
 def prefix_window_key(window: int, prefix: str) -> str:
     """The counter of one prefix's sends and verifications in one Fraud Guard window."""
     return f"fraud#count#{window}#{prefix}"
@@ -222,17 +230,20 @@ class FraudLedger:
 
     def blocks(self, now: int) -> list[tuple[str, Offences]]:
         """Every prefix blocked at `now`, with its history (for operators)."""
+        registry = self._db.get_item(
+            TableName=self._table, Key={PARTITION_KEY: {"S": BLOCKS_KEY}}, ConsistentRead=True
+        ).get("Item", {})
+        listed = [
+            prefix
+            for prefix, until in registry.items()
+            if prefix != PARTITION_KEY and int(until["N"]) > now
+        ]
         found = []
-        pages = self._db.get_paginator("scan").paginate(
-            TableName=self._table,
-            FilterExpression="begins_with(#pk, :kind) AND blocked_until > :now",
-            ExpressionAttributeNames={"#pk": PARTITION_KEY},
-            ExpressionAttributeValues={":kind": {"S": prefix_key("")}, ":now": _n(now)},
-        )
-        for page in pages:
-            for item in page["Items"]:
-                prefix = item[PARTITION_KEY]["S"].removeprefix(prefix_key(""))
-                found.append((prefix, _offences(item)))
+        for prefix in listed:
+            # The prefix's own item is the authority: the registry can lag a lift.
+            history, _ = self._history(prefix, now)
+            if history.is_blocked(now):
+                found.append((prefix, history))
         return sorted(found)
 
     def lift(self, prefix: str, now: int) -> bool:
@@ -249,6 +260,12 @@ class FraudLedger:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
             return False
+        self._db.update_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": BLOCKS_KEY}},
+            UpdateExpression="REMOVE #prefix",
+            ExpressionAttributeNames={"#prefix": prefix},
+        )
         return True
 
     def _add(self, key: str, sends: int, verified: int, ttl: int) -> Counts:
@@ -318,7 +335,47 @@ class FraudLedger:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
             return None
+        self._register(prefix, after.blocked_until, now)
         return Block(prefix, reason, after.count, after.blocked_until)
+
+    def _register(self, prefix: str, blocked_until: int, now: int) -> None:
+        """Name the block in the registry, dropping lapsed entries so the item stays small."""
+        registry = self._db.get_item(
+            TableName=self._table, Key={PARTITION_KEY: {"S": BLOCKS_KEY}}, ConsistentRead=True
+        ).get("Item", {})
+        lapsed = [
+            name
+            for name, until in registry.items()
+            if name not in (PARTITION_KEY, prefix) and int(until["N"]) <= now
+        ]
+        names = {"#prefix": prefix} | {f"#lapsed{n}": name for n, name in enumerate(lapsed)}
+        values = {":until": _n(blocked_until)} | {
+            f":lapsed{n}": registry[name] for n, name in enumerate(lapsed)
+        }
+        remove = f" REMOVE {', '.join(f'#lapsed{n}' for n in range(len(lapsed)))}" if lapsed else ""
+        unchanged = " AND ".join(f"#lapsed{n} = :lapsed{n}" for n in range(len(lapsed)))
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {PARTITION_KEY: {"S": BLOCKS_KEY}},
+            "UpdateExpression": f"SET #prefix = :until{remove}",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if unchanged:
+            # Another consumer may have blocked a lapsed prefix again meanwhile: keep it then.
+            request["ConditionExpression"] = unchanged
+        try:
+            self._db.update_item(**request)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            self._db.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": BLOCKS_KEY}},
+                UpdateExpression="SET #prefix = :until",
+                ExpressionAttributeNames={"#prefix": prefix},
+                ExpressionAttributeValues={":until": _n(blocked_until)},
+            )
 
     def _history_ttl(self, now: int) -> int:
         return now + self._policy.offence_memory_seconds
