@@ -16,6 +16,8 @@ from tests.support.pulumi_mocks import Recording, RunProgram, pulumi_test
         ("codeLenght", "codeLength"),
         ("maxVerifyAttempt", "maxVerifyAttempts"),
         ("brandname", "brandName"),
+        ("webotpdomain", "webOtpDomain"),
+        ("androidAppHsh", "androidAppHash"),
     ],
 )
 def test_an_unknown_key_names_the_closest_known_one(
