@@ -53,7 +53,7 @@ class FakeProvider:
         if self.error is not None:
             raise ClientError({"Error": {"Code": self.error, "Message": "refused"}}, "Send")
         self.sent.append((destination, body))
-        return {}
+        return {"MessageId": f"m-{len(self.sent)}"}
 
 
 def keyring(kms: FakeKms, key_id: str) -> MacKeyring:

@@ -76,6 +76,7 @@ class Container:
             self.settings.email_sender,
             self.settings.sms_sender_id,
             self.settings.sms_origination_number,
+            self.settings.receipts_configuration_set,
         )
 
 

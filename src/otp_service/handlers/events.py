@@ -114,7 +114,8 @@ class OutcomeRecorder:
         self._table = table_name
 
     def __call__(self, transition: Transition) -> None:
-        if transition.type.value not in OUTCOME_STATUSES:
+        # A failed receipt is published as `delivery_failed` but ends nothing: the code is live.
+        if transition.receipt or transition.type.value not in OUTCOME_STATUSES:
             return
         try:
             self._db.update_item(

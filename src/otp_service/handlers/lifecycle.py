@@ -140,6 +140,8 @@ class Transition:
     verification: VerificationState
     type: EventType
     occurred_at: int
+    receipt: bool = False
+    """A delivery receipt: it changes `delivery`, never the status."""
 
     @property
     def event_id(self) -> str:
@@ -227,9 +229,9 @@ def receipts(
         return []
     at = int(new_image[DELIVERY_AT]["N"]) if DELIVERY_AT in new_image else new.created_at
     if after == Delivery.DELIVERED.value:
-        return [Transition(new, EventType.DELIVERED, at)]
+        return [Transition(new, EventType.DELIVERED, at, receipt=True)]
     if after == Delivery.FAILED.value:
-        return [Transition(new, EventType.DELIVERY_FAILED, at)]
+        return [Transition(new, EventType.DELIVERY_FAILED, at, receipt=True)]
     return []
 
 

@@ -10,6 +10,9 @@ from .metric_names import NAMESPACE, SERVICE, Metric
 
 logger = Logger(service=SERVICE)
 
+SENT_LOG_MESSAGE = "message sent"
+"""request-token's line for each message a provider accepted; the receipts subscription's filter."""
+
 
 def count(metric: Metric, channel: str) -> None:
     """Emit one EMF count for `metric`, dimensioned by service and channel."""

@@ -24,6 +24,7 @@ ENV_EVENTS_TOPIC_ARN = "OTP_EVENTS_TOPIC_ARN"
 ENV_FRAUD_GUARD = "OTP_FRAUD_GUARD"
 ENV_WEB_OTP_DOMAIN = "OTP_WEB_OTP_DOMAIN"
 ENV_ANDROID_APP_HASH = "OTP_ANDROID_APP_HASH"
+ENV_RECEIPTS_CONFIGURATION_SET = "OTP_RECEIPTS_CONFIGURATION_SET"
 
 _E164_SYNTAX = re.compile(r"\+[1-9][0-9]{6,14}")
 _EMAIL_SYNTAX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -120,6 +121,8 @@ class Settings(BaseModel):
     """Fraud Guard's thresholds, safe list and SMS budgets (`fraudGuard`)."""
     web_otp_domain: str | None = None
     android_app_hash: str | None = None
+    receipts_configuration_set: str | None = None
+    """The SES configuration set whose event destination carries email delivery receipts."""
 
     @property
     def autofill(self) -> Autofill:
@@ -141,6 +144,7 @@ class Settings(BaseModel):
             sms_origination_number=env.get(ENV_SMS_ORIGINATION_NUMBER) or None,
             web_otp_domain=env.get(ENV_WEB_OTP_DOMAIN) or None,
             android_app_hash=env.get(ENV_ANDROID_APP_HASH) or None,
+            receipts_configuration_set=env.get(ENV_RECEIPTS_CONFIGURATION_SET) or None,
             policy=Policy.model_validate_json(policy_json) if policy_json else Policy(),
             fraud_guard=(
                 FraudPolicy.model_validate_json(fraud_json) if fraud_json else FraudPolicy()

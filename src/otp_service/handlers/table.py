@@ -35,3 +35,8 @@ def destination_sends_key(destination_mac: str, window: int) -> str:
 def idempotency_key(key_digest: str) -> str:
     """The record of the first answer given for an `Idempotency-Key`."""
     return f"idem#{key_digest}"
+
+
+def message_key(message_id: str) -> str:
+    """Where an SMS's provider message id meets its verification and its receipt."""
+    return f"message#{message_id}"
