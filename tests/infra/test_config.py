@@ -178,7 +178,7 @@ def test_prod_is_hardened_where_dev_is_not(run_stack: RunProgram) -> pulumi.Outp
         assert association["resourceArn"].endswith("/stages/v1")
         settings = recording.one("aws:apigateway/methodSettings:MethodSettings").inputs
         assert settings["settings"]["throttlingRateLimit"] == 50
-        subscription = recording.one("aws:sns/topicSubscription:TopicSubscription").inputs
+        subscription = recording.named("otp-alarms-email").inputs
         assert (subscription["protocol"], subscription["endpoint"]) == (
             "email",
             "oncall@example.com",
@@ -208,12 +208,15 @@ def test_prod_sends_email_only_from_the_configured_sender(
                 "Resource": [
                     "arn:aws:ses:us-east-1:123456789012:identity/no-reply@example.com",
                     "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+                    # The set request-token sends through, for delivery receipts.
+                    "arn:aws:ses:us-east-1:123456789012:configuration-set/otp-service-prod-otp-receipts",
                 ],
                 "Condition": {"StringEquals": {"ses:FromAddress": "no-reply@example.com"}},
             }
         ]
         environment = recording.named("otp-request-token-fn").inputs["environment"]["variables"]
         assert environment["OTP_EMAIL_SENDER"] == "no-reply@example.com"
+        assert environment["OTP_RECEIPTS_CONFIGURATION_SET"] == "otp-service-prod-otp-receipts"
         assert environment["OTP_SMS_SENDER_ID"] == "Example"
         assert Policy.model_validate_json(environment["OTP_POLICY"]).max_verify_attempts == 3
 

@@ -57,12 +57,14 @@ def test_everything_at_rest_is_encrypted_with_the_service_key(
         table = recording.one("aws:dynamodb/table:Table")
         assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key_arn}
         log_groups = recording.of_type("aws:cloudwatch/logGroup:LogGroup")
-        assert len(log_groups) == 6
+        assert len(log_groups) == 7  # four routes, the events and receipts functions, the API
         assert {group.inputs["kmsKeyId"] for group in log_groups} == {key_arn}
         topics = recording.of_type("aws:sns/topic:Topic")
         assert sorted(topic.name for topic in topics) == ["otp-alarms", "otp-events"]
         assert {topic.inputs["kmsMasterKeyId"] for topic in topics} == {key_arn}
-        assert recording.one("aws:sqs/queue:Queue").inputs["kmsMasterKeyId"] == key_arn
+        queues = recording.of_type("aws:sqs/queue:Queue")
+        assert sorted(queue.name for queue in queues) == ["otp-events-dlq", "otp-receipts-dlq"]
+        assert {queue.inputs["kmsMasterKeyId"] for queue in queues} == {key_arn}
         functions = recording.of_type("aws:lambda/function:Function")
         assert {function.inputs["kmsKeyArn"] for function in functions} == {key_arn}
 
@@ -193,6 +195,7 @@ def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulum
                 "cancel-token",
                 "verifications-id",
                 "events",
+                "receipts",
             )
             for mode in ("errors", "throttles", "duration")
         }
@@ -215,6 +218,7 @@ def test_there_is_an_alarm_for_each_failure_mode(run_stack: RunProgram) -> pulum
                 "fraud-guard-failed",
                 "sms-budget-exhausted",
                 "sms-budget-near",
+                "receipts-dead-letters",
             )
         }
         assert alarms == per_function | service_wide

@@ -52,7 +52,7 @@ def test_the_stream_feeds_the_events_function_with_bisect_retries_and_a_dead_let
         assert 60 <= mapping["maximumRecordAgeInSeconds"] <= 604_800
         assert STREAM_MAX_RECORD_AGE_SECONDS <= 86_400
         assert mapping["destinationConfig"] == {"onFailure": {"destinationArn": DLQ_ARN}}
-        queue = recording.one("aws:sqs/queue:Queue").inputs
+        queue = recording.named("otp-events-dlq").inputs
         assert not queue.get("fifoQueue"), "stream on-failure destinations must be standard"
 
     return run_stack("dev").settled().apply(check)

@@ -55,7 +55,11 @@ def test_consumer_deploys_the_component_beside_its_own_components_package(
             statement = parse_policy(invoke_policy.inputs["policy"])[0]
             assert statement["Action"] == ["execute-api:Invoke"]
             assert set(recording.stack_outputs) == {"otp_api_url", "otp_alarm_topic_arn"}
-            subscription = recording.one("aws:sns/topicSubscription:TopicSubscription")
+            [subscription] = [
+                found
+                for found in recording.of_type("aws:sns/topicSubscription:TopicSubscription")
+                if found.inputs["protocol"] == "email"
+            ]
             assert subscription.inputs["endpoint"] == "ops@acme.example"
 
         return deployment.settled().apply(check)

@@ -71,11 +71,7 @@ def connect_stream(
         f"{name}-events-stream",
         event_source_arn=table.stream_arn,
         # With SnapStart, invoke the published `live` alias, as the API does.
-        function_name=(
-            pulumi.Output.concat(events_function.function.arn, ":", events_function.qualifier)
-            if events_function.qualifier
-            else events_function.function.arn
-        ),
+        function_name=events_function.target_arn,
         starting_position="TRIM_HORIZON",
         batch_size=STREAM_BATCH_SIZE,
         bisect_batch_on_function_error=True,

@@ -18,6 +18,7 @@ from ..handlers.settings import (
     ENV_FRAUD_GUARD,
     ENV_MAC_KEY_ID,
     ENV_POLICY,
+    ENV_RECEIPTS_CONFIGURATION_SET,
     ENV_SMS_ORIGINATION_NUMBER,
     ENV_SMS_SENDER_ID,
     ENV_TABLE_NAME,
@@ -34,6 +35,7 @@ from .packaging import (
     build_code_archive,
     build_dependency_layer,
 )
+from .receipts import ReceiptsPlumbing
 
 FUNCTION_TIMEOUT_SECONDS = 25
 """The handlers' bounded retries take at most ~20 s on the slowest path (tests/security prove the
@@ -81,6 +83,14 @@ ROUTES = (REQUEST_TOKEN, VERIFY_TOKEN, CANCEL_TOKEN, GET_VERIFICATION)
 EVENTS = Route("events", "events")
 """Not a route: the function the table's stream invokes to publish lifecycle events."""
 
+RECEIPTS = Route("receipts", "receipts")
+"""Not a route: the function SES events and SMS delivery-status logs invoke."""
+
+_DESCRIPTIONS = {
+    EVENTS: "OtpService lifecycle events",
+    RECEIPTS: "OtpService delivery receipts",
+}
+
 
 @dataclass(frozen=True)
 class RouteFunction:
@@ -95,6 +105,13 @@ class RouteFunction:
     qualifier: str | None
     """The alias API Gateway invokes (`live` with SnapStart), else None."""
 
+    @property
+    def target_arn(self) -> pulumi.Output[str]:
+        """What an event source invokes: the function, or with SnapStart its `live` alias."""
+        if self.qualifier is None:
+            return self.function.arn
+        return pulumi.Output.concat(self.function.arn, ":", self.qualifier)
+
 
 @dataclass(frozen=True)
 class _Shared:
@@ -106,6 +123,7 @@ class _Shared:
     keys: ServiceKeys
     table: aws.dynamodb.Table
     events: EventsPlumbing
+    receipts: ReceiptsPlumbing
     code: pulumi.Archive
     layers: list[pulumi.Input[str]]
     parent: pulumi.Resource
@@ -118,11 +136,12 @@ def create_functions(
     keys: ServiceKeys,
     table: aws.dynamodb.Table,
     events: EventsPlumbing,
+    receipts: ReceiptsPlumbing,
     build_directory: Path,
     parent: pulumi.Resource,
-) -> tuple[list[RouteFunction], RouteFunction]:
-    """Build the code archive and the dependency layer, one function per route, and the events
-    function.
+) -> tuple[list[RouteFunction], RouteFunction, RouteFunction]:
+    """Build the code archive and the dependency layer, one function per route, the events
+    function and the receipts function.
 
     verify-token is built first and request-token waits for its policy and configuration: at a
     MAC-key rotation, no code is made under the new key before verify may use that key.
@@ -143,6 +162,7 @@ def create_functions(
         keys=keys,
         table=table,
         events=events,
+        receipts=receipts,
         code=pulumi.FileArchive(str(build_code_archive(build_directory))),
         layers=[dependency_layer.arn],
         parent=parent,
@@ -154,7 +174,11 @@ def create_functions(
     )
     status = _create_route_function(shared, GET_VERIFICATION)
     by_route = {built.route: built for built in (verify, cancel, request, status)}
-    return [by_route[route] for route in ROUTES], _create_route_function(shared, EVENTS)
+    return (
+        [by_route[route] for route in ROUTES],
+        _create_route_function(shared, EVENTS),
+        _create_route_function(shared, RECEIPTS),
+    )
 
 
 def _create_route_function(
@@ -184,11 +208,7 @@ def _create_route_function(
     snap_start = shared.options.infrastructure.snap_start
     function = aws.lambda_.Function(
         f"{prefix}-fn",
-        description=(
-            "OtpService lifecycle events"
-            if route == EVENTS
-            else f"OtpService {route.method} /{route.path}"
-        ),
+        description=_DESCRIPTIONS.get(route, f"OtpService {route.method} /{route.path}"),
         role=role.arn,
         runtime=LAMBDA_RUNTIME,
         architectures=[LAMBDA_ARCHITECTURE],
@@ -256,6 +276,10 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
             environment[ENV_WEB_OTP_DOMAIN] = infrastructure.web_otp_domain
         if infrastructure.android_app_hash is not None:
             environment[ENV_ANDROID_APP_HASH] = infrastructure.android_app_hash
+        if shared.receipts.configuration_set is not None:
+            environment[ENV_RECEIPTS_CONFIGURATION_SET] = (
+                shared.receipts.configuration_set.configuration_set_name
+            )
     return environment
 
 
@@ -283,6 +307,8 @@ def _statements(
     ]
     if route == EVENTS:
         statements += _events_statements(shared)
+    if route == RECEIPTS:
+        statements += _receipts_statements(shared)
     if route == GET_VERIFICATION:
         statements.append(
             allow(
@@ -334,6 +360,14 @@ def _statements(
             if configuration_set is not None:
                 resources.append(
                     shared.aws_context.arn("ses", f"configuration-set/{configuration_set}")
+                )
+            receipts_set = shared.receipts.configuration_set
+            if receipts_set is not None:
+                resources.append(
+                    pulumi.Output.concat(
+                        shared.aws_context.arn("ses", "configuration-set/"),
+                        receipts_set.configuration_set_name,
+                    )
                 )
             statements.append(
                 allow(
@@ -389,5 +423,29 @@ def _events_statements(shared: _Shared) -> list[Statement]:
             ["dynamodb:GetItem", "dynamodb:UpdateItem"],
             [shared.table.arn],
             {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["fraud#*"]}},
+        ),
+    ]
+
+
+def _receipts_statements(shared: _Shared) -> list[Statement]:
+    """Set `delivery` on verification records, pair SMS message ids, dead-letter failures."""
+    return [
+        allow(
+            "RecordReceiptsOnVerificationsAndMessages",
+            ["dynamodb:UpdateItem"],
+            [shared.table.arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["verification#*", "message#*"]}},
+        ),
+        # Lambda sends a failed asynchronous invocation to the destination with this role.
+        allow(
+            "DeadLetterFailedInvocations",
+            ["sqs:SendMessage"],
+            [shared.receipts.dead_letter_queue.arn],
+        ),
+        allow(
+            "EncryptForDeadLetterQueue",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [shared.keys.encryption_key.arn],
+            {"StringEquals": {"kms:ViaService": shared.aws_context.service_endpoint("sqs")}},
         ),
     ]

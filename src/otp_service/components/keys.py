@@ -26,16 +26,22 @@ class ServiceKeys:
 
 
 def create_keys(
-    name: str, aws_context: AwsContext, mac_key_generation: int, parent: pulumi.Resource
+    name: str,
+    aws_context: AwsContext,
+    mac_key_generation: int,
+    parent: pulumi.Resource,
+    *,
+    email_receipts: bool = False,
 ) -> ServiceKeys:
-    """Create both keys with their aliases and key policies."""
+    """Create both keys with their aliases and key policies; with `email_receipts`, SES may
+    publish this account's configuration-set events to a topic encrypted with the first."""
     options = pulumi.ResourceOptions(parent=parent)
     encryption_key = aws.kms.Key(
         f"{name}-key",
         description=f"OtpService {name}: encrypts the table, logs, alarm topic and environment",
         enable_key_rotation=True,
         deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-        policy=policy_document(_encryption_key_policy(aws_context)),
+        policy=policy_document(_encryption_key_policy(aws_context, email_receipts)),
         opts=options,
     )
     aws.kms.Alias(
@@ -95,8 +101,8 @@ def _account_administers(aws_context: AwsContext) -> Statement:
     }
 
 
-def _encryption_key_policy(aws_context: AwsContext) -> list[Statement]:
-    """Account administration plus the two AWS services that encrypt with the key themselves."""
+def _encryption_key_policy(aws_context: AwsContext, email_receipts: bool) -> list[Statement]:
+    """Account administration plus the AWS services that encrypt with the key themselves."""
     logs_for_this_account = {
         "ArnLike": {
             "kms:EncryptionContext:aws:logs:arn": aws_context.arn("logs", "log-group:*"),
@@ -124,7 +130,22 @@ def _encryption_key_policy(aws_context: AwsContext) -> list[Statement]:
         {"StringEquals": {"aws:SourceAccount": aws_context.account_id}},
     )
     alarms["Principal"] = {"Service": aws_context.service_principal("cloudwatch")}
-    return [_account_administers(aws_context), logs, alarms]
+    statements = [_account_administers(aws_context), logs, alarms]
+    if email_receipts:
+        # SES publishes to an encrypted topic only with a data key of the topic's key
+        # (the receipts topic's policy names the exact configuration set).
+        ses = allow(
+            "SesPublishesThisAccountsConfigurationSetEvents",
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+            ["*"],
+            {
+                "StringEquals": {"aws:SourceAccount": aws_context.account_id},
+                "ArnLike": {"aws:SourceArn": aws_context.arn("ses", "configuration-set/*")},
+            },
+        )
+        ses["Principal"] = {"Service": aws_context.service_principal("ses")}
+        statements.append(ses)
+    return statements
 
 
 def _alias_safe(name: str) -> str:

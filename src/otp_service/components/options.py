@@ -143,6 +143,8 @@ class OtpServiceArgs(TypedDict):
     """The sender identity's default SES configuration set, which SES also authorizes sends on."""
     create_sms_delivery_log_groups: NotRequired[bool]
     """Create SNS's fixed-name SMS delivery-status log groups (off where they already exist)."""
+    sms_delivery_receipts: NotRequired[bool]
+    """Feed the account's SMS delivery-status logs to this stack as receipts (account-wide)."""
     reserved_concurrency: NotRequired[int]
     """Concurrent executions reserved for (and capping) each function; 0 reserves none."""
     environment: NotRequired[Environment]
@@ -199,6 +201,7 @@ class InfrastructureOptions(BaseModel):
     create_sms_delivery_log_groups: Annotated[bool, Field(alias="createSmsDeliveryLogGroups")] = (
         True
     )
+    sms_delivery_receipts: Annotated[bool, Field(alias="smsDeliveryReceipts")] = False
     reserved_concurrency: Annotated[int, Field(alias="reservedConcurrency", ge=0, le=10_000)] = 0
     environment: Annotated[Environment, Field(alias="environment")] = Environment.DEVELOPMENT
     allow_test_destinations_in_production: Annotated[

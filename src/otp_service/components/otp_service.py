@@ -17,6 +17,7 @@ from .iam import AwsContext
 from .keys import create_keys
 from .options import OtpServiceArgs, resolve_options
 from .packaging import default_build_directory
+from .receipts import ReceiptSources, connect_receipts, create_receipts_plumbing
 from .rest_api import create_api
 from .sms import create_sms_preferences
 from .storage import create_table
@@ -54,32 +55,66 @@ class OtpService(pulumi.ComponentResource):
         super().__init__("otp:index:OtpService", name, None, opts)
         options = resolve_options(args)
         aws_context = AwsContext.lookup(self)
-        keys = create_keys(name, aws_context, options.infrastructure.mac_key_generation, self)
+        keys = create_keys(
+            name,
+            aws_context,
+            options.infrastructure.mac_key_generation,
+            self,
+            email_receipts=options.infrastructure.email_sender is not None,
+        )
         table = create_table(
             name, keys.encryption_key, options.infrastructure.deletion_protection, self
         )
         events = create_events_plumbing(name, keys, self)
-        functions, events_function = create_functions(
-            name, options, aws_context, keys, table, events, default_build_directory(), self
+        receipts = create_receipts_plumbing(name, options, keys, self)
+        functions, events_function, receipts_function = create_functions(
+            name,
+            options,
+            aws_context,
+            keys,
+            table,
+            events,
+            receipts,
+            default_build_directory(),
+            self,
         )
         api = create_api(name, options, aws_context, keys, functions, self)
         topic = create_alarm_topic(name, options, keys, self)
-        create_alarms(name, options, topic, [*functions, events_function], table, api, self)
+        create_alarms(
+            name, options, topic, [*functions, events_function, receipts_function], table, api, self
+        )
         connect_stream(name, table, events_function, events, topic, self)
         create_dashboard(name, aws_context, functions, table, api, self)
         fraud_admin_policy = create_fraud_admin_policy(name, aws_context, keys, table, self)
+        sms_preferences = []
         if options.infrastructure.manage_sms_preferences:
-            create_sms_preferences(name, options, aws_context, keys, self)
+            sms_preferences.append(create_sms_preferences(name, options, aws_context, keys, self))
+        by_route = {route_function.route: route_function for route_function in functions}
+        connect_receipts(
+            name,
+            options,
+            aws_context,
+            keys,
+            receipts,
+            ReceiptSources(
+                receipts_arn=receipts_function.target_arn,
+                receipts_name=receipts_function.function.name,
+                qualifier=receipts_function.qualifier,
+                request_token_log_group=by_route[REQUEST_TOKEN].log_group,
+            ),
+            topic,
+            self,
+            after=sms_preferences,
+        )
 
-        by_route = {route_function.route: route_function.function for route_function in functions}
         self.api_url = api.stage.invoke_url
         self.table_name = table.name
         self.table_arn = table.arn
         self.alarm_topic_arn = topic.arn
         self.events_topic_arn = events.topic.arn
-        self.request_token_function_name = by_route[REQUEST_TOKEN].name
-        self.verify_token_function_name = by_route[VERIFY_TOKEN].name
-        self.cancel_token_function_name = by_route[CANCEL_TOKEN].name
+        self.request_token_function_name = by_route[REQUEST_TOKEN].function.name
+        self.verify_token_function_name = by_route[VERIFY_TOKEN].function.name
+        self.cancel_token_function_name = by_route[CANCEL_TOKEN].function.name
         self.invoke_policy_arn = api.invoke_policy.arn
         self.fraud_admin_policy_arn = fraud_admin_policy.arn
         self.api_key_id = pulumi.Output.from_input(api.api_key.id if api.api_key else None)

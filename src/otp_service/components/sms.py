@@ -14,6 +14,9 @@ from .options import ServiceOptions
 SUCCESS_SAMPLING_PERCENT = "10"
 """Share of successful SMS deliveries SNS logs; every failure is logged."""
 
+RECEIPTS_SUCCESS_SAMPLING_PERCENT = "100"
+"""With `smsDeliveryReceipts`: every delivery is logged, so every SMS can get its receipt."""
+
 
 def _pick(index: int) -> Callable[[list[str]], str]:
     return lambda names: names[index]
@@ -42,18 +45,20 @@ def create_sms_preferences(
         lambda where: sms_delivery_log_group_names(where[0], where[1])
     )
     log_group_arns: list[pulumi.Output[str]] = []
+    log_groups: list[aws.cloudwatch.LogGroup] = []
     for index, outcome in enumerate(("delivered", "failed")):
         log_group_name: pulumi.Output[str] = names.apply(_pick(index))
         if infrastructure.create_sms_delivery_log_groups:
-            log_group_arns.append(
+            log_groups.append(
                 aws.cloudwatch.LogGroup(
                     f"{name}-sms-{outcome}-logs",
                     name=log_group_name,
                     retention_in_days=infrastructure.log_retention_days,
                     kms_key_id=keys.encryption_key.arn,
                     opts=child,
-                ).arn
+                )
             )
+            log_group_arns.append(log_groups[-1].arn)
         else:
             log_group_arns.append(
                 log_group_name.apply(lambda text: aws_context.arn("logs", f"log-group:{text}"))
@@ -94,6 +99,10 @@ def create_sms_preferences(
         default_sms_type="Transactional",
         default_sender_id=infrastructure.sms_sender_id,
         delivery_status_iam_role_arn=role.arn,
-        delivery_status_success_sampling_rate=SUCCESS_SAMPLING_PERCENT,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
+        delivery_status_success_sampling_rate=(
+            RECEIPTS_SUCCESS_SAMPLING_PERCENT
+            if infrastructure.sms_delivery_receipts
+            else SUCCESS_SAMPLING_PERCENT
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy, *log_groups]),
     )
