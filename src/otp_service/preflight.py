@@ -21,6 +21,7 @@ import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .components.args_from_config import args_from_config
+from .components.functions import ROUTES
 from .components.options import InvalidArgumentError, ServiceOptions, resolve_options
 from .components.sms import sms_delivery_log_group_names
 from .handlers.masking import mask_destination
@@ -29,8 +30,11 @@ from .local.pulumi_config import ConfigError, find_project, parse_override, stac
 LAMBDA_MINIMUM_UNRESERVED = 100
 """Lambda keeps at least this many concurrent executions unreserved in every account."""
 
-FUNCTION_COUNT = 3
-"""Functions that each reserve `reservedConcurrency`."""
+FUNCTION_COUNT = len(ROUTES) + 2
+"""Functions that each reserve `reservedConcurrency`: the routes', events and receipts."""
+
+MAX_SUBSCRIPTION_FILTERS = 2
+"""CloudWatch Logs' subscription filters per log group."""
 
 REGISTERED_NUMBER_COUNTRIES = {"1": "US"}
 """Calling codes whose carriers deliver only from a registered origination number."""
@@ -207,6 +211,55 @@ def check_delivery_log_groups(target: Target, clients: AccountClients) -> Findin
     )
 
 
+def check_sms_receipts(target: Target, clients: AccountClients) -> Finding:
+    """SMS receipts need the account's delivery-status logging, its groups and a filter slot."""
+    name = "SMS delivery receipts"
+    infrastructure = target.options.infrastructure
+    if not infrastructure.sms_delivery_receipts:
+        return Finding(name, Status.OK, "off (smsDeliveryReceipts): SMS delivery stays `sent`")
+    managed = infrastructure.manage_sms_preferences
+    rate = 100
+    if not managed:
+        attributes = clients.sns.get_sms_attributes(
+            attributes=["DeliveryStatusIAMRole", "DeliveryStatusSuccessSamplingRate"]
+        )["attributes"]
+        if not attributes.get("DeliveryStatusIAMRole"):
+            return Finding(
+                name,
+                Status.FIX,
+                "SMS delivery-status logging is off in this account and region: set "
+                "manageSmsPreferences in one stack, or DeliveryStatusIAMRole yourself",
+            )
+        rate = int(attributes.get("DeliveryStatusSuccessSamplingRate") or 0)
+    for group_name in sms_delivery_log_group_names(target.region, target.account_id):
+        groups = clients.logs.describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+        if not any(group["logGroupName"] == group_name for group in groups):
+            if managed and infrastructure.create_sms_delivery_log_groups:
+                continue
+            return Finding(
+                name,
+                Status.FIX,
+                f"{group_name} does not exist yet, and a subscription needs it: SNS creates it "
+                "at the first logged SMS (or let the managing stack create it)",
+            )
+        filters = clients.logs.describe_subscription_filters(logGroupName=group_name)
+        if len(filters["subscriptionFilters"]) >= MAX_SUBSCRIPTION_FILTERS:
+            return Finding(
+                name,
+                Status.FIX,
+                f"{group_name} already has {MAX_SUBSCRIPTION_FILTERS} subscription filters, "
+                "CloudWatch Logs' limit: remove one, or turn smsDeliveryReceipts off here",
+            )
+    if rate < 100:
+        return Finding(
+            name,
+            Status.WARN,
+            f"only {rate} % of delivered SMS are logged: the others keep delivery `sent` "
+            "(set DeliveryStatusSuccessSamplingRate to 100)",
+        )
+    return Finding(name, Status.OK, "delivery-status logging on; both log groups can subscribe")
+
+
 def check_email_sender(target: Target, clients: AccountClients) -> Finding:
     """SES sends only from a verified identity; its default configuration set needs a grant."""
     name = "SES sender"
@@ -277,6 +330,7 @@ CHECKS: tuple[Check, ...] = (
     check_origination_identity,
     check_spend_limit,
     check_delivery_log_groups,
+    check_sms_receipts,
     check_email_sender,
     check_reserved_concurrency,
     check_dependency_layer,

@@ -49,6 +49,10 @@ class Account:
     ses_production: bool = True
     unreserved: int = 1000
     existing_log_groups: tuple[str, ...] = ()
+    sms_attributes: dict[str, str] | None = None
+    """The account's SMS attributes, asked for only by a stack that does not manage them."""
+    full_log_groups: tuple[str, ...] = ()
+    """Log groups already holding CloudWatch Logs' two subscription filters."""
 
 
 def _stubbed(service: str, calls: list[tuple[str, dict[str, Any] | str]]) -> Any:
@@ -74,12 +78,27 @@ def _clients(account: Account) -> AccountClients:
     logs = boto3.client("logs", region_name=REGION)
     for name in account.existing_log_groups:
         logs.create_log_group(logGroupName=name)
+    if account.full_log_groups:
+        kinesis = boto3.client("kinesis", region_name=REGION)
+        kinesis.create_stream(StreamName="elsewhere", ShardCount=1)
+        stream = kinesis.describe_stream(StreamName="elsewhere")["StreamDescription"]["StreamARN"]
+        for name in account.full_log_groups:
+            for taken in ("first", "second"):
+                logs.put_subscription_filter(
+                    logGroupName=name,
+                    filterName=taken,
+                    filterPattern="",
+                    destinationArn=stream,
+                    roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/logs-to-kinesis",
+                )
     sns_calls: list[tuple[str, dict[str, Any] | str]] = [
         ("get_sms_sandbox_account_status", {"IsInSandbox": account.in_sms_sandbox})
     ]
     if account.in_sms_sandbox:
         numbers = [{"PhoneNumber": n, "Status": "Verified"} for n in account.sandbox_numbers]
         sns_calls.append(("list_sms_sandbox_phone_numbers", {"PhoneNumbers": numbers}))
+    if account.sms_attributes is not None:
+        sns_calls.append(("get_sms_attributes", {"attributes": account.sms_attributes}))
     phone_numbers = [
         {
             "PhoneNumberArn": f"arn:aws:sms-voice:{REGION}:{ACCOUNT_ID}:phone-number/p-{i}",
@@ -163,6 +182,7 @@ def test_an_account_with_every_prerequisite_passes_every_check(aws: None) -> Non
         "SMS origination identity": Status.OK,
         "SMS spend limit": Status.OK,
         "SMS delivery-status log groups": Status.OK,
+        "SMS delivery receipts": Status.OK,
         "SES sender": Status.OK,
         "Lambda reserved concurrency": Status.OK,
         "Lambda dependency layer": Status.OK,
@@ -261,7 +281,9 @@ def test_reserved_concurrency_beyond_the_account_quota_must_be_fixed(aws: None) 
     """A new account's quota of 10 cannot reserve anything: 100 must stay unreserved."""
     found = finding("Lambda reserved concurrency", Account(unreserved=10))
     assert found.status is Status.FIX
-    assert finding("Lambda reserved concurrency", Account(unreserved=160)).status is Status.OK
+    # Six functions (four routes, events, receipts) reserve 20 each in prod.
+    assert finding("Lambda reserved concurrency", Account(unreserved=219)).status is Status.FIX
+    assert finding("Lambda reserved concurrency", Account(unreserved=220)).status is Status.OK
 
 
 def test_a_check_aws_refuses_is_reported_as_a_fix_naming_the_error(aws: None) -> None:
@@ -285,3 +307,51 @@ def test_without_usable_credentials_the_command_says_so_and_exits_1(
     )
     assert main(["--stack", "dev"], clients=clients) == 1
     assert "FIX   AWS credentials" in capsys.readouterr().err
+
+
+BOTH_GROUPS = (LOG_GROUP_PREFIX, f"{LOG_GROUP_PREFIX}/Failure")
+RECEIPTS = [*PROD, "smsDeliveryReceipts=true"]
+UNMANAGED_RECEIPTS = [*RECEIPTS, "manageSmsPreferences=false"]
+LOGGING_ON = {"DeliveryStatusIAMRole": f"arn:aws:iam::{ACCOUNT_ID}:role/sns-sms-logs"}
+
+
+def test_sms_receipts_in_the_stack_that_manages_sms_logging_pass(aws: None) -> None:
+    assert finding("SMS delivery receipts", Account(), RECEIPTS).status is Status.OK
+
+
+def test_sms_receipts_without_delivery_status_logging_must_be_fixed(aws: None) -> None:
+    account = Account(sms_attributes={}, existing_log_groups=BOTH_GROUPS)
+    found = finding("SMS delivery receipts", account, UNMANAGED_RECEIPTS)
+    assert found.status is Status.FIX
+    assert "manageSmsPreferences" in found.detail
+
+
+def test_sms_receipts_need_the_log_groups_to_exist(aws: None) -> None:
+    account = Account(sms_attributes={**LOGGING_ON, "DeliveryStatusSuccessSamplingRate": "100"})
+    found = finding("SMS delivery receipts", account, UNMANAGED_RECEIPTS)
+    assert found.status is Status.FIX
+    assert LOG_GROUP_PREFIX in found.detail
+
+
+def test_sampled_successes_warn_that_most_sms_keep_delivery_sent(aws: None) -> None:
+    attributes = {**LOGGING_ON, "DeliveryStatusSuccessSamplingRate": "10"}
+    account = Account(sms_attributes=attributes, existing_log_groups=BOTH_GROUPS)
+    found = finding("SMS delivery receipts", account, UNMANAGED_RECEIPTS)
+    assert found.status is Status.WARN
+    assert "10 %" in found.detail
+
+
+def test_a_log_group_with_two_subscription_filters_has_no_room_for_receipts(aws: None) -> None:
+    attributes = {**LOGGING_ON, "DeliveryStatusSuccessSamplingRate": "100"}
+    account = Account(
+        sms_attributes=attributes, existing_log_groups=BOTH_GROUPS, full_log_groups=BOTH_GROUPS
+    )
+    found = finding("SMS delivery receipts", account, UNMANAGED_RECEIPTS)
+    assert found.status is Status.FIX
+    assert "subscription filters" in found.detail
+
+
+def test_logging_at_full_rate_with_free_filter_slots_passes(aws: None) -> None:
+    attributes = {**LOGGING_ON, "DeliveryStatusSuccessSamplingRate": "100"}
+    account = Account(sms_attributes=attributes, existing_log_groups=BOTH_GROUPS)
+    assert finding("SMS delivery receipts", account, UNMANAGED_RECEIPTS).status is Status.OK

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
@@ -28,11 +28,14 @@ from .http_server import LocalServer, is_loopback
 from .outbox import capture_deliveries
 from .provision import run_program
 from .pulumi_config import ConfigError, Project, find_project, parse_override, stack_config
+from .receipts import ReceiptSimulator, receipt_wiring
 from .routes import DeclaredApi, FunctionSpec, declared_api_of
 from .streams import StreamPoller, stream_mappings
 
 TTL_SWEEP_INTERVAL_SECONDS = 5.0
 """How often expired items are deleted from the emulator's tables."""
+SMS_RECEIPTS_KEY = "smsDeliveryReceipts"
+"""On by default locally (`_with_local_defaults`)."""
 PLACEHOLDER_EMAIL_SENDER = "otp-local@example.com"
 """The sender of captured email when the stack configures none, so both channels just work."""
 
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     console = Console(sys.stdout)
     try:
-        project = _project()
+        project = _with_local_defaults(_project())
         overrides = [parse_override(text) for text in arguments.overrides]
         config = stack_config(project, arguments.stack, overrides)
     except ConfigError as error:
@@ -135,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     emulator = start_emulator()
     streams: StreamPoller | None = None
+    receipts: ReceiptSimulator | None = None
     try:
-        functions, api, streams = _start(
+        functions, api, streams, receipts = _start(
             project, arguments.stack, config, emulator, server, console
         )
         server.serve_in_background(
@@ -144,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             LocalControl(console.outbox, functions.clock, functions.faults, console.events),
         )
         streams.start()
+        receipts.start()
         console.ready(project.name, arguments.stack, api, emulator.url, server.url)
         threading.Thread(
             target=_sweep_expired_items, args=(functions.clock, stop.event), daemon=True
@@ -158,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.server_close()
         if streams is not None:
             streams.stop()
+        if receipts is not None:
+            receipts.stop()
         emulator.stop()
     return 0
 
@@ -166,6 +173,13 @@ def _sweep_expired_items(clock: LocalClock, stopped: threading.Event) -> None:
     """Delete expired items every few seconds, as DynamoDB's TTL process does (in days, there)."""
     while not stopped.wait(TTL_SWEEP_INTERVAL_SECONDS):
         sweep_expired_items(clock())
+
+
+def _with_local_defaults(project: Project) -> Project:
+    """SMS receipts on unless the stack says otherwise: here they are simulated, and depend on
+    no account's SMS logging."""
+    spec = dict(project.schema.get(SMS_RECEIPTS_KEY) or {})
+    return replace(project, schema={**project.schema, SMS_RECEIPTS_KEY: {**spec, "default": True}})
 
 
 def _project() -> Project:
@@ -183,21 +197,24 @@ def _start(
     emulator: Emulator,
     server: LocalServer,
     console: Console,
-) -> tuple[FunctionHost, DeclaredApi, StreamPoller]:
+) -> tuple[FunctionHost, DeclaredApi, StreamPoller, ReceiptSimulator]:
     region = config.get("aws:region", "us-east-1")
     point_aws_at(emulator, region)
     # There is no CloudWatch here: EMF metric blobs would only bury the request lines.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    capture_deliveries(console.outbox, console.events)
     deployment = run_program(project.program, project.name, stack, config, server.url)
     api = declared_api_of(deployment)
     mappings = stream_mappings(deployment)
+    wiring = receipt_wiring(deployment)
     declared = [route.function for route in api.routes] + [m.function for m in mappings]
+    declared += [spec for spec in (wiring.email, wiring.sms, wiring.sent_lines) if spec]
     specs = list({spec.name: spec for spec in declared}.values())
     _verify_email_senders(specs, region)
     export_shared_environment(specs)
     host = FunctionHost(specs, LocalClock(), FaultInjector(), emulator.url, region)
-    return host, api, StreamPoller(mappings, host.invoke, region)
+    receipts = ReceiptSimulator(wiring, host.invoke, host.clock)
+    capture_deliveries(console.outbox, console.events, receipts.captured)
+    return host, api, StreamPoller(mappings, host.invoke, region), receipts
 
 
 def _verify_email_senders(specs: list[FunctionSpec], region: str) -> None:

@@ -79,9 +79,13 @@ class EventLog:
             return list(self._events)
 
 
-def capture_deliveries(outbox: Outbox, events: EventLog) -> None:
+Sent = Callable[[str, str, str], None]
+"""Told of each accepted message: its channel, destination and the provider's message id."""
+
+
+def capture_deliveries(outbox: Outbox, events: EventLog, sent: Sent | None = None) -> None:
     """Copy every SMS moto's SNS and every email moto's SES accepts into `outbox`, and every
-    message published to a topic into `events`.
+    message published to a topic into `events`; tell `sent` of each SMS and email.
 
     The emulator's own send paths are wrapped, so only what the provider accepted is captured:
     a rejected send raises before the copy is made.
@@ -98,17 +102,21 @@ def capture_deliveries(outbox: Outbox, events: EventLog) -> None:
         phone_number = kwargs.get("phone_number") or (args[1] if len(args) > 1 else None)
         if phone_number:
             outbox.add("sms", phone_number, message)
+            if sent is not None:
+                sent("sms", phone_number, message_id)
         elif kwargs.get("arn") or args:
             events.add(message)
         return message_id
 
     @functools.wraps(send_email)
     def captured_send_email(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        sent = send_email(backend, *args, **kwargs)
-        for addresses in sent.destinations.values():
+        accepted = send_email(backend, *args, **kwargs)
+        for addresses in accepted.destinations.values():
             for address in addresses:
-                outbox.add("email", address, sent.body, sent.subject, sent.source)
-        return sent
+                outbox.add("email", address, accepted.body, accepted.subject, accepted.source)
+                if sent is not None:
+                    sent("email", address, accepted.id)
+        return accepted
 
     SNSBackend.publish = captured_publish  # type: ignore[method-assign,assignment]
     SESBackend.send_email = captured_send_email  # type: ignore[method-assign,assignment]
