@@ -1,4 +1,8 @@
-"""moto's server mode, in this process, on a free loopback port; the only AWS otp-local talks to."""
+"""moto's server mode, in this process, on a free loopback port; the only AWS otp-local talks to.
+
+The functions' own calls skip the loopback HTTP hop (`answer_in_process`): they reach the same
+backends, but a call costs moto's work only, not a TCP connection, werkzeug and Flask as well.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,20 @@ import logging
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .atomic import make_dynamodb_atomic
 
 LOOPBACK = "127.0.0.1"
+_AWS_HOSTS = {
+    "dynamodb": "dynamodb",
+    "dynamodb-streams": "streams.dynamodb",
+    "kms": "kms",
+    "ses": "email",
+    "sns": "sns",
+    "sqs": "sqs",
+}
+"""botocore's service id (as in its event names) -> the host prefix moto routes on."""
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _CREDENTIAL_SOURCES = (
     "AWS_PROFILE",
@@ -69,3 +83,53 @@ def point_aws_at(emulator: Emulator, region: str) -> None:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
     )
+
+
+def answer_in_process(session: Any) -> None:
+    """Answer the calls of this boto3 session's clients from the emulator's backends directly.
+
+    Register before the session makes a client. A call to a service not listed here still goes
+    to the emulator over loopback, so nothing can reach AWS through this path either.
+    """
+    session.events.register("before-send", _answer)
+
+
+def _answer(request: Any, event_name: str, **_: Any) -> Any:
+    from botocore.awsrequest import AWSPreparedRequest, AWSResponse  # noqa: PLC0415
+    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse  # noqa: PLC0415
+    from moto.core.models import botocore_stubber  # noqa: PLC0415
+
+    if botocore_stubber.enabled:
+        # Under `mock_aws` (tests) moto's own hook answers too: botocore calls every
+        # `before-send` hook and takes the first answer, so answering here would run the call
+        # twice.
+        return None
+    host = _AWS_HOSTS.get(event_name.split(".")[1])
+    region = _signed_region(request.headers.get("Authorization"))
+    if host is None or region is None:
+        return None
+    url = urlsplit(request.url)
+    query = f"?{url.query}" if url.query else ""
+    # moto routes a request by its AWS host name, and reads the region from its signature.
+    as_sent_to_aws = AWSPreparedRequest(
+        method=request.method,
+        url=f"https://{host}.{region}.amazonaws.com{url.path}{query}",
+        headers=request.headers,
+        body=request.body,
+        stream_output=False,
+    )
+    answer = BotocoreStubber().process_request(as_sent_to_aws)
+    if answer is None:
+        return None
+    status, headers, body = answer
+    return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+
+def _signed_region(authorization: str | bytes | None) -> str | None:
+    """`AWS4-HMAC-SHA256 Credential=key/date/us-east-1/dynamodb/aws4_request, ...` -> region."""
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode()
+    if not authorization or "Credential=" not in authorization:
+        return None
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+    return scope[2] if len(scope) == 5 else None

@@ -23,6 +23,7 @@ from ..handlers.api import lambda_handler
 from ..handlers.container import DATA_CONFIG, Container
 from ..handlers.settings import Settings
 from .clock import LocalClock
+from .emulator import answer_in_process
 from .faults import FaultInjector
 from .proxy_integration import LambdaContext
 from .routes import FunctionSpec
@@ -33,9 +34,10 @@ CODE_PACKAGE = "otp_service"
 Handler = Callable[[dict[str, Any], Any], Any]
 
 EMULATOR_DATA_CONFIG = DATA_CONFIG.merge(Config(read_timeout=10.0))
-"""The handlers' DynamoDB/KMS settings with a longer read timeout: moto in one process, one item
-operation at a time, answers far slower than DynamoDB under load. (A timed-out transaction that
-was applied is retried harmlessly: `dynamodb_fidelity` honours its `ClientRequestToken`.)"""
+"""The handlers' DynamoDB/KMS settings with a longer read timeout, for any call that does go over
+loopback: moto answers one item operation at a time, far slower than DynamoDB under load. (A
+timed-out transaction that was applied is retried harmlessly: `dynamodb_fidelity` honours its
+`ClientRequestToken`.)"""
 
 MAX_CONCURRENT_INVOCATIONS = 4
 """Invocations that run at once; more wait their turn, as requests queue for Lambda capacity.
@@ -94,6 +96,7 @@ def _load(
     module_name, _, _ = spec.handler.rpartition(".")
     module = importlib.import_module(f"{CODE_PACKAGE}.{module_name}")
     session = boto3.session.Session(region_name=region)
+    answer_in_process(session)
     faults.attach(session)
     container = Container(
         Settings.from_env(spec.environment),

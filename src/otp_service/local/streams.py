@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from .emulator import answer_in_process
 from .provision import EVENT_SOURCE_MAPPING, LAMBDA_FUNCTION, Deployment
 from .routes import FunctionSpec, function_spec
 
@@ -77,6 +78,7 @@ class StreamPoller:
         self._mappings = mappings
         self._invoke = invoke
         session = boto3.session.Session(region_name=region)
+        answer_in_process(session)
         self._streams = session.client("dynamodbstreams")
         self._sqs = session.client("sqs")
         self._iterators: dict[tuple[str, str], str | None] = {}
