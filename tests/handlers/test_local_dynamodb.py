@@ -132,3 +132,86 @@ def test_the_sweep_deletes_expired_items_only(dynamodb: Any) -> None:
     assert sweep_expired_items(now=1000.0) == 1
     left = {item["pk"]["S"] for item in dynamodb.scan(TableName=TABLE)["Items"]}
     assert left == {"due", "live", "forever", "text"}
+
+
+def test_the_sweep_reads_only_expired_items(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its cost follows what expired, not the table's size (the old sweep read every item)."""
+    for n in range(300):
+        dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": f"live-{n}"}, "ttl": {"N": "5000"}})
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "old"}, "ttl": {"N": "10"}})
+    reads: list[object] = []
+    get_item = Table.get_item
+
+    def counted(self: Table, *args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return get_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "get_item", counted)
+    assert sweep_expired_items(now=1000.0) == 1
+    assert len(reads) == 1
+
+
+def test_the_sweep_finds_expiries_set_by_updates_and_transactions(dynamodb: Any) -> None:
+    expire_at = {":t": {"N": "10"}}
+    dynamodb.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "updated"}},
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "ttl"},
+        ExpressionAttributeValues=expire_at,
+    )
+    update = {
+        "TableName": TABLE,
+        "Key": {"pk": {"S": "in-transaction"}},
+        "UpdateExpression": "SET #t = :t",
+        "ExpressionAttributeNames": {"#t": "ttl"},
+        "ExpressionAttributeValues": expire_at,
+    }
+    dynamodb.transact_write_items(TransactItems=[{"Update": update}])
+    assert sweep_expired_items(now=1000.0) == 2
+    assert dynamodb.scan(TableName=TABLE)["Items"] == []
+
+
+def test_an_item_given_a_later_expiry_outlives_its_first(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "renewed"}, "ttl": {"N": "10"}})
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "renewed"}, "ttl": {"N": "2000"}})
+    assert sweep_expired_items(now=1000.0) == 0
+    assert sweep_expired_items(now=3000.0) == 1
+
+
+def test_items_written_before_ttl_was_enabled_are_swept(dynamodb: Any) -> None:
+    dynamodb.update_time_to_live(
+        TableName=TABLE, TimeToLiveSpecification={"Enabled": False, "AttributeName": "ttl"}
+    )
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "early"}, "ttl": {"N": "10"}})
+    assert sweep_expired_items(now=1000.0) == 0
+    dynamodb.update_time_to_live(
+        TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+    assert sweep_expired_items(now=1000.0) == 1
+
+
+def test_an_update_expression_is_parsed_once_for_every_write_that_sends_it(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.tokens import ExpressionTokenizer
+
+    parsed: list[str] = []
+    make_list = ExpressionTokenizer.make_list
+
+    def counted(expression: str) -> Any:
+        parsed.append(expression)
+        return make_list(expression)
+
+    monkeypatch.setattr(ExpressionTokenizer, "make_list", staticmethod(counted))
+    expression = "ADD parsed_once_test :one"
+    for value in ("1", "2"):
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "parsed"}},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":one": {"N": value}},
+        )
+    assert parsed == [expression]
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "parsed"}})["Item"]
+    assert item["parsed_once_test"] == {"N": "3"}
