@@ -77,6 +77,8 @@ class LocalServer(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     server: LocalServer
     server_version = "otp-local"
+    protocol_version = "HTTP/1.1"
+    """Keep-alive, as API Gateway offers: a client's next request skips a TCP handshake."""
 
     def do_GET(self) -> None:
         self._serve("GET")
