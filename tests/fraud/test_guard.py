@@ -285,3 +285,24 @@ def test_the_operator_policy_allows_every_call_otp_fraud_makes_and_no_user_item(
     assert not _allowed(statements, "GetItem", "user#someone")
     assert not _allowed(statements, "UpdateItem", "fraud#budget#20000#all")
     assert not _allowed(statements, "Scan", None)
+
+
+def test_an_ordinary_send_or_verification_costs_the_consumer_four_dynamodb_calls(
+    service: Service,
+) -> None:
+    """Three prefix counters and one country counter (or the proven mark); no reads."""
+    guard = _guarded(service)
+    dynamodb = service.session.client("dynamodb")
+    calls: list[str] = []
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.*",
+        lambda params, model, **_: calls.append(model.name),
+    )
+    consumer = FraudConsumer(dynamodb, service.settings.table_name, guard, service.clock)
+    assert service.request(user_id="a", destination=NUMBER).status == 202
+    process(_stream(service), (), (consumer,))
+    assert calls == ["UpdateItem"] * 4
+    calls.clear()
+    assert service.verify(service.last_code(), user_id="a").status == 200
+    process(_stream(service), (), (consumer,))
+    assert calls == ["UpdateItem"] * 4

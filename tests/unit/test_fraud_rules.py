@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import product
+
 import pytest
 from pydantic import ValidationError
 
@@ -14,6 +16,7 @@ from otp_service.handlers.fraud import (
     block_reason,
     day_of,
     is_surging,
+    might_block,
     next_offence,
     volume_floor,
 )
@@ -115,6 +118,41 @@ def test_a_surge_blocks_an_unproven_prefix_before_its_floor() -> None:
     assert block_reason(_view(sends=5), False, NOW, POLICY) is None
     assert block_reason(_view(sends=5, proven=True), True, NOW, POLICY) is None
     assert block_reason(_view("+44 791", sends=5), True, NOW, POLICY) is None
+
+
+def test_a_prefix_never_verified_is_blocked_on_its_day_s_unproven_sends() -> None:
+    def today(sends: int, verified: int = 0, proven: bool = False) -> PrefixView:
+        return PrefixView("+44 7911", Counts(1, 0), Offences(), proven, day=Counts(sends, verified))
+
+    assert block_reason(today(8), False, NOW, POLICY) == "unproven"
+    assert block_reason(today(7), False, NOW, POLICY) is None
+    assert block_reason(today(8, verified=1), False, NOW, POLICY) is None
+    assert block_reason(today(8, proven=True), False, NOW, POLICY) is None
+    coarse = PrefixView("+44 791", Counts(1, 0), Offences(), False, day=Counts(8, 0))
+    assert block_reason(coarse, False, NOW, POLICY) is None
+
+
+_EDGES = [
+    Counts(sends, verified) for sends in (0, 4, 5, 7, 8, 19, 20, 80) for verified in (0, 1, 4)
+]
+"""Counts on each side of the default thresholds (probation 5, unproven 8, floors 20 and 80)."""
+
+
+def test_counts_that_rule_out_a_block_rule_it_out_whatever_the_history() -> None:
+    """The guard skips the history read on `might_block`'s word; it must never skip a block."""
+    histories = [Offences(), Offences(1, NOW - HOUR, NOW - 1), Offences(1, NOW - 30 * 86_400, 0)]
+    for prefix, counts, day in product(["+44 791", "+44 7911"], _EDGES, _EDGES):
+        if might_block(prefix, counts, day, POLICY):
+            continue
+        for offences, proven, surging in product(histories, (False, True), (False, True)):
+            view = PrefixView(prefix, counts, offences, proven, day)
+            assert block_reason(view, surging, NOW, POLICY) is None, view
+
+
+def test_a_window_must_divide_a_day() -> None:
+    assert FraudPolicy(window_seconds=900).window_seconds == 900
+    with pytest.raises(ValidationError, match="windowSeconds"):
+        FraudPolicy.model_validate({"windowSeconds": 7000})
 
 
 def test_a_country_surges_at_a_multiple_of_its_last_window_above_a_minimum() -> None:

@@ -51,7 +51,7 @@ class FraudGuardArgs(TypedDict):
     enabled: NotRequired[bool]
     """Block pumped prefixes and enforce the SMS budgets (on by default)."""
     window_seconds: NotRequired[int]
-    """Fixed window over which each prefix's sends and verifications are counted, 300-86400."""
+    """Window over which each prefix's sends and verifications are counted; divides a day."""
     min_sends: NotRequired[int]
     """Sends in a window before a four-digit prefix's conversion is judged (x4 per digit fewer)."""
     min_conversion: NotRequired[float]
@@ -68,6 +68,8 @@ class FraudGuardArgs(TypedDict):
     """Sends in a window below which a country never surges."""
     probation_sends: NotRequired[int]
     """Unverified sends that block an unproven prefix in a surge, or a past offender."""
+    unproven_sends: NotRequired[int]
+    """Sends in a UTC day, none verified, that block a prefix no code ever verified under."""
     safe_list: NotRequired[list[str]]
     """E.164 prefixes or numbers (`+4479`, `+447911123456`) that are never blocked."""
     daily_budget: NotRequired[int]

@@ -27,7 +27,7 @@ class FraudPolicy(BaseModel):
 
     enabled: bool = True
     window_seconds: Annotated[int, Field(alias="windowSeconds", ge=300, le=86_400)] = 3600
-    """Fixed window over which a prefix's sends and verifications are counted."""
+    """Fixed window over which a prefix's sends and verifications are counted; divides a day."""
     min_sends: Annotated[int, Field(alias="minSends", ge=3, le=100_000)] = 20
     """Volume floor: sends in a window before the finest prefix's conversion is judged."""
     min_conversion: Annotated[float, Field(alias="minConversion", gt=0.0, lt=1.0)] = 0.2
@@ -47,6 +47,8 @@ class FraudPolicy(BaseModel):
     """Sends in a window below which a country is never considered to surge."""
     probation_sends: Annotated[int, Field(alias="probationSends", ge=1, le=1000)] = 5
     """Sends with no verification that block an unproven prefix in a surge, or a past offender."""
+    unproven_sends: Annotated[int, Field(alias="unprovenSends", ge=1, le=1000)] = 8
+    """Sends in a UTC day, none verified, that block a prefix no code ever verified under."""
     safe_list: Annotated[tuple[str, ...], Field(alias="safeList", max_length=1000)] = ()
     """E.164 prefixes or numbers (`+4479`, `+447911123456`) that are never auto-blocked."""
     daily_budget: Annotated[int, Field(alias="dailyBudget", ge=1, le=100_000_000)] = 100_000
@@ -75,6 +77,13 @@ class FraudPolicy(BaseModel):
             if not (code.isascii() and code.isdigit() and 1 <= len(code) <= 3):
                 raise ValueError("each key must be a calling code of 1-3 digits, e.g. 44")
         return budgets
+
+    @field_validator("window_seconds")
+    @classmethod
+    def _divides_a_day(cls, seconds: int) -> int:
+        if DAY_SECONDS % seconds:
+            raise ValueError("must divide a day (86400) evenly, e.g. 900, 1800, 3600")
+        return seconds
 
     @model_validator(mode="after")
     def _block_fits(self) -> Self:
@@ -193,21 +202,52 @@ class PrefixView:
 
 
 def block_reason(view: PrefixView, surging: bool, now: int, policy: FraudPolicy) -> str | None:
-    """Why this prefix should be blocked now (`conversion`, `repeat`, `velocity`), or None."""
+    """Why this prefix should be blocked now (`conversion`, `repeat`, `velocity`, `unproven`)."""
     if not policy.enabled or view.offences.is_blocked(now) or policy.is_safe(view.prefix):
         return None
-    counts, floor = view.counts, volume_floor(view.prefix, policy)
-    for judged in (counts, view.day):
-        if judged.sends >= floor and judged.converts_below(policy.min_conversion):
-            return "conversion"
+    if _converts_too_little(view.prefix, view.counts, view.day, policy):
+        return "conversion"
     if prefix_depth(view.prefix) != PREFIX_DEPTHS[-1]:
         return None  # only the finest prefix is judged on a handful of sends
+    return _finest_reason(view, surging, now, policy)
+
+
+def _finest_reason(view: PrefixView, surging: bool, now: int, policy: FraudPolicy) -> str | None:
+    counts = view.counts
     on_probation = counts.sends >= policy.probation_sends and counts.verified == 0
     if on_probation and view.offences.is_remembered(now, policy):
         return "repeat"
     if on_probation and surging and not view.proven:
         return "velocity"
+    # Pumped ranges never verify; a real range verifies most codes within minutes.
+    if _never_verified_today(view.day, policy) and not view.proven:
+        return "unproven"
     return None
+
+
+def might_block(prefix: str, counts: Counts, day: Counts, policy: FraudPolicy) -> bool:
+    """Whether the counts alone leave `block_reason` any rule to apply.
+
+    When they do not, the guard skips reading the prefix's history and its country's surge.
+    """
+    if _converts_too_little(prefix, counts, day, policy):
+        return True
+    if prefix_depth(prefix) != PREFIX_DEPTHS[-1]:
+        return False
+    on_probation = counts.sends >= policy.probation_sends and counts.verified == 0
+    return on_probation or _never_verified_today(day, policy)
+
+
+def _converts_too_little(prefix: str, counts: Counts, day: Counts, policy: FraudPolicy) -> bool:
+    floor = volume_floor(prefix, policy)
+    return any(
+        judged.sends >= floor and judged.converts_below(policy.min_conversion)
+        for judged in (counts, day)
+    )
+
+
+def _never_verified_today(day: Counts, policy: FraudPolicy) -> bool:
+    return day.sends >= policy.unproven_sends and day.verified == 0
 
 
 def window_of(now: int, policy: FraudPolicy) -> int:

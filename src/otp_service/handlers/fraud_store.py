@@ -26,6 +26,7 @@ from .fraud import (
     block_reason,
     day_of,
     is_surging,
+    might_block,
     next_offence,
     window_of,
 )
@@ -51,19 +52,14 @@ by `dynamodb:LeadingKeys`, so an operator policy granting it would read every us
 """
 
 
-def prefix_window_key(window: int, prefix: str) -> str:
-    """The counter of one prefix's sends and verifications in one Fraud Guard window."""
-    return f"fraud#count#{window}#{prefix}"
+def prefix_count_key(day: int, prefix: str) -> str:
+    """One prefix's sends and verifications on one UTC day, and in each window of it."""
+    return f"fraud#count#{day}#{prefix}"
 
 
-def prefix_day_key(day: int, prefix: str) -> str:
-    """The counter of one prefix's sends and verifications on one UTC day."""
-    return f"fraud#day#{day}#{prefix}"
-
-
-def country_window_key(window: int, calling_code: str) -> str:
-    """The counter of one calling code's sends in one Fraud Guard window."""
-    return f"fraud#country#{window}#{calling_code}"
+def country_count_key(day: int, calling_code: str) -> str:
+    """One calling code's sends in each Fraud Guard window of one UTC day."""
+    return f"fraud#country#{day}#{calling_code}"
 
 
 def budget_key(day: int, calling_code: str | None) -> str:
@@ -180,12 +176,13 @@ class FraudLedger:
     def apply(self, signals: list[Signal], now: int) -> list[Block]:
         """Count `signals` in the window that holds `now`; the prefixes that must now be blocked.
 
-        Counts are added with `ADD`, so a retried stream batch can count a record twice: the
-        guard's numbers are at-least-once, like the stream that feeds them.
+        One `UpdateItem` per touched prefix (its day and window counts share an item) and one per
+        country; a prefix's history and its country's previous window are read only when the
+        counts leave a rule to apply. Counts are added with `ADD`, so a retried stream batch can
+        count a record twice: the guard's numbers are at-least-once, like the stream.
         """
         if not self._policy.enabled or not signals:
             return []
-        window = window_of(now, self._policy)
         sends: Counter[str] = Counter()
         verified: Counter[str] = Counter()
         countries: Counter[str] = Counter()
@@ -194,24 +191,12 @@ class FraudLedger:
             target.update(signal.where.prefixes)
             if signal.kind == "sent":
                 countries[signal.where.calling_code] += 1
-        touched = sends.keys() | verified.keys()
-        window_ttl = (window + 3) * self._policy.window_seconds
-        day = day_of(now)
-        counts, today = {}, {}
-        for prefix in touched:
-            added = (sends[prefix], verified[prefix])
-            counts[prefix] = self._add(prefix_window_key(window, prefix), *added, window_ttl)
-            today[prefix] = self._add(prefix_day_key(day, prefix), *added, (day + 2) * DAY_SECONDS)
-        surging = {
-            code: is_surging(
-                self._add_country(window, code, added),
-                self._country_sends(window - 1, code),
-                self._policy,
-            )
-            for code, added in countries.items()
+        counts = {
+            prefix: self._add(prefix, sends[prefix], verified[prefix], now)
+            for prefix in sends.keys() | verified.keys()
         }
-        finest_verified = {s.where.finest for s in signals if s.kind == "verified"}
-        for prefix in finest_verified:
+        country_windows = {code: self._add_country(code, n, now) for code, n in countries.items()}
+        for prefix in {s.where.finest for s in signals if s.kind == "verified"}:
             self._mark_proven(prefix, now)
         judged = {
             prefix: signal.where.calling_code
@@ -221,9 +206,13 @@ class FraudLedger:
         }
         blocks = []
         for prefix, calling_code in judged.items():
+            window_counts, day_counts = counts[prefix]
+            if not might_block(prefix, window_counts, day_counts, self._policy):
+                continue
             history, proven = self._history(prefix, now)
-            view = PrefixView(prefix, counts[prefix], history, proven, today[prefix])
-            reason = block_reason(view, surging[calling_code], now, self._policy)
+            view = PrefixView(prefix, window_counts, history, proven, day_counts)
+            surging = self._is_surging(calling_code, country_windows[calling_code], now)
+            reason = block_reason(view, surging, now, self._policy)
             if reason is not None and (block := self._block(prefix, reason, history, now)):
                 blocks.append(block)
         return blocks
@@ -268,30 +257,61 @@ class FraudLedger:
         )
         return True
 
-    def _add(self, key: str, sends: int, verified: int, ttl: int) -> Counts:
+    def _add(self, prefix: str, sends: int, verified: int, now: int) -> tuple[Counts, Counts]:
+        """Add to a prefix's counts; its counts in the window and in the day that hold `now`."""
+        window, day = window_of(now, self._policy), day_of(now)
         item = self._db.update_item(
             TableName=self._table,
-            Key={PARTITION_KEY: {"S": key}},
-            UpdateExpression=f"ADD sends :sends, verified :verified SET {TTL_ATTRIBUTE} = :ttl",
+            Key={PARTITION_KEY: {"S": prefix_count_key(day, prefix)}},
+            UpdateExpression=(
+                "ADD sends :sends, verified :verified, #window_sends :sends, "
+                f"#window_verified :verified SET {TTL_ATTRIBUTE} = :ttl"
+            ),
+            ExpressionAttributeNames={
+                "#window_sends": f"sends_{window}",
+                "#window_verified": f"verified_{window}",
+            },
             ExpressionAttributeValues={
                 ":sends": _n(sends),
                 ":verified": _n(verified),
-                ":ttl": _n(ttl),
+                ":ttl": _n((day + 2) * DAY_SECONDS),
             },
             ReturnValues="ALL_NEW",
         )["Attributes"]
-        return Counts(_int(item, "sends"), _int(item, "verified"))
+        in_window = Counts(_int(item, f"sends_{window}"), _int(item, f"verified_{window}"))
+        return in_window, Counts(_int(item, "sends"), _int(item, "verified"))
 
-    def _add_country(self, window: int, calling_code: str, sends: int) -> int:
-        ttl = (window + 3) * self._policy.window_seconds
-        return self._add(country_window_key(window, calling_code), sends, 0, ttl).sends
+    def _add_country(self, calling_code: str, sends: int, now: int) -> dict[str, Any]:
+        """Add to a country's sends in the window of `now`; every window of its day so far."""
+        window, day = window_of(now, self._policy), day_of(now)
+        return dict(
+            self._db.update_item(
+                TableName=self._table,
+                Key={PARTITION_KEY: {"S": country_count_key(day, calling_code)}},
+                UpdateExpression=f"ADD #window_sends :sends SET {TTL_ATTRIBUTE} = :ttl",
+                ExpressionAttributeNames={"#window_sends": f"sends_{window}"},
+                ExpressionAttributeValues={
+                    ":sends": _n(sends),
+                    ":ttl": _n((day + 2) * DAY_SECONDS),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        )
 
-    def _country_sends(self, window: int, calling_code: str) -> int:
-        item = self._db.get_item(
-            TableName=self._table,
-            Key={PARTITION_KEY: {"S": country_window_key(window, calling_code)}},
-        ).get("Item", {})
-        return _int(item, "sends")
+    def _is_surging(self, calling_code: str, today: dict[str, Any], now: int) -> bool:
+        """Whether the country's window of `now` is a sudden multiple of the one before."""
+        window = window_of(now, self._policy)
+        previous = f"sends_{window - 1}"
+        current = _int(today, f"sends_{window}")
+        if current < self._policy.velocity_min_sends:
+            return False
+        if day_of((window - 1) * self._policy.window_seconds) != day_of(now):
+            # The day's first window: the one before it is on yesterday's item.
+            yesterday = country_count_key(day_of(now) - 1, calling_code)
+            today = self._db.get_item(
+                TableName=self._table, Key={PARTITION_KEY: {"S": yesterday}}
+            ).get("Item", {})
+        return is_surging(current, _int(today, previous), self._policy)
 
     def _mark_proven(self, prefix: str, now: int) -> None:
         self._db.update_item(
