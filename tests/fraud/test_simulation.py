@@ -1,7 +1,9 @@
 """A compressed day of SMS pumping replayed against the real handlers on moto (seeded).
 
 The full day, at realistic rates and with the default thresholds, is `python -m bench.fraud`;
-here four hours with the thresholds scaled down to the smaller volume keep the test quick.
+here four hours with the same defaults keep the test quick. A range's first block costs about
+`unprovenSends` SMS whatever the day's length, so the share cut grows with the attack's volume:
+this short attack's is about 86 %, the bench's full day's above 95 %.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ SCENARIO = Scenario(
     attack_first_per_hour=30,
     attack_last_per_hour=90,
 )
-SCALED = FraudPolicy(min_sends=8, velocity_min_sends=20, probation_sends=3)
+DEFAULTS = FraudPolicy()
 
 
 def test_the_guard_cuts_the_attacker_s_sms_and_refuses_no_legitimate_request() -> None:
-    day = run_day(SCALED, SCENARIO)
+    """The defaults, as deployed; the full day (`python -m bench.fraud`) measures the targets."""
+    day = run_day(DEFAULTS, SCENARIO)
     assert day.attacker_requests > 150
-    assert day.attacker_sent <= 0.2 * day.attacker_requests
-    assert day.attacker_sent_before_first_block <= 3 * 10  # three prefixes, about a floor each
-    assert {block["reason"] for block in day.blocks} <= {"conversion", "repeat", "velocity"}
+    # Each of the three ranges costs about `unprovenSends` before its first block ...
+    assert day.attacker_sent_before_first_block <= 3 * DEFAULTS.unproven_sends
+    # ... and a send or two each time its block lapses (the block doubles every time).
+    assert day.attacker_sent - day.attacker_sent_before_first_block <= 3 * 3
+    assert day.attacker_sent <= 0.15 * day.attacker_requests
+    assert {block["reason"] for block in day.blocks} <= {"unproven", "repeat", "conversion"}
     assert max(block["offences"] for block in day.blocks) >= 2, "a lapsed block came back"
     assert day.legit_requests > 15
     assert day.legit_refused == 0
