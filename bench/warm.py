@@ -1,26 +1,32 @@
-"""Item 3: warm in-process handler latency against moto, over the bare boto3 calls it needs.
+"""Item 3: warm in-process handler latency against moto, over the bare boto3 calls it makes.
 
-For each operation, every iteration times the Lambda handler on a ready event and, right
-after (or before: the order alternates), the same AWS calls made directly with boto3 clients
-of the same configuration, against the same moto, in the same process. The ratio of the two
-medians is the handler's overhead: parsing and validation, MACs, logging and metrics, and the
-wrapper that maps results to responses. Setup (a code to verify, a record to cancel) is
-untimed. Logs go to /dev/null while timing.
+For each operation, every iteration times the Lambda handler on a ready event and then replays
+exactly the AWS calls that invocation made (recorded with botocore's `before-parameter-build`
+hook: every parameter, so a transaction that grows grows on both sides) on plain boto3 clients
+of the same configuration, against the same moto, in the same process, with the table put back
+as the handler met it. The ratio of the two medians is the handler's own work: parsing and
+validation, MACs, logging and metrics, and the wrapper that maps results to responses. Setup (a
+code to verify, a record to cancel) is untimed. Logs go to /dev/null while timing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import boto3
+from botocore import xform_name
 from botocore.exceptions import ClientError
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 
 from otp_service.handlers.container import DATA_CONFIG, SEND_CONFIG
-from otp_service.handlers.messages import render
+from otp_service.local.moto_resources import REGION
 from otp_service.local.proxy_integration import LambdaContext
 
 from .moto_service import (
@@ -36,8 +42,6 @@ from .moto_service import (
 from .stats import percentile, ratio
 
 TARGET_P50_RATIO = 1.2
-
-_CODE_MAC = b"\x01" * 32
 
 
 @dataclass
@@ -72,139 +76,54 @@ def _timed(call: Timed) -> float:
     return (time.perf_counter_ns() - start) / 1e6
 
 
-class _Bare:
-    """The AWS calls each operation needs, made directly on boto3 clients."""
+Call = tuple[str, str, dict[str, Any]]
+"""One AWS call: service, operation (`TransactWriteItems`), parameters."""
+
+
+_TOKEN = "ClientRequestToken"
+"""botocore fills in a fresh one per call; a replayed one would be answered from the first."""
+
+
+class _Replay:
+    """Records the calls the handlers make and makes them again on plain boto3 clients."""
 
     def __init__(self, service: Service) -> None:
-        session = service.session
-        self.table = service.settings.table_name
-        self.db = session.client("dynamodb", config=DATA_CONFIG)
-        self.sns = session.client("sns", config=SEND_CONFIG)
-        self.message = render("sms", None, service.settings.brand_name, "123456", 300).body
-
-    def put_pending(self, user: str) -> None:
-        self.db.put_item(
-            TableName=self.table,
-            Item={
-                "pk": {"S": f"user#{user}"},
-                "code_mac": {"B": _CODE_MAC},
-                "key_id": {"S": "key"},
-                "code_expires_at": {"N": "4000000000"},
-                "attempts": {"N": "0"},
-                "channel": {"S": "sms"},
-            },
-        )
-
-    def request(self, user: str, phone: str) -> None:
-        values = {":one": {"N": "1"}, ":max": {"N": "100"}, ":end": {"N": "1800003600"}}
-        counter = {
-            "UpdateExpression": "ADD sends :one SET expires_at = :end",
-            "ConditionExpression": "attribute_not_exists(sends) OR sends < :max",
-            "ExpressionAttributeValues": values,
+        session = boto3.session.Session(region_name=REGION)
+        self.clients = {
+            "dynamodb": session.client("dynamodb", config=DATA_CONFIG),
+            "kms": session.client("kms", config=DATA_CONFIG),
+            "sns": session.client("sns", config=SEND_CONFIG),
+            "ses": session.client("ses", config=SEND_CONFIG),
         }
-        self.db.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": {"pk": {"S": f"user#{user}"}},
-                        "UpdateExpression": (
-                            "SET code_mac = :mac, key_id = :key, code_expires_at = :expires, "
-                            "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
-                            "attempts_reset_at = :reset, expires_at = :horizon"
-                        ),
-                        "ConditionExpression": (
-                            "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
-                        ),
-                        "ExpressionAttributeValues": {
-                            ":mac": {"B": _CODE_MAC},
-                            ":key": {"S": "key"},
-                            ":expires": {"N": "1800000300"},
-                            ":cooldown": {"N": "1800000030"},
-                            ":channel": {"S": "sms"},
-                            ":zero": {"N": "0"},
-                            ":reset": {"N": "1800003600"},
-                            ":horizon": {"N": "1800003600"},
-                            ":now": {"N": "1800000000"},
-                        },
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": {"pk": {"S": f"sends#user#0#{user}"}},
-                        **counter,
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": {"pk": {"S": f"sends#dest#0#{phone}"}},
-                        **counter,
-                    }
-                },
-            ]
-        )
-        self.sns.publish(
-            PhoneNumber=phone,
-            Message=self.message,
-            MessageAttributes={
-                "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}
-            },
-        )
+        self._recorded: list[tuple[str, dict[str, Any]]] = []
+        service.session.events.register("before-parameter-build", self._record)
 
-    def count_attempt(self, user: str) -> None:
-        self.db.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": f"user#{user}"}},
-            UpdateExpression=(
-                "SET attempts_reset_at = if_not_exists(attempts_reset_at, :reset), "
-                "expires_at = :horizon ADD attempts :one"
-            ),
-            ConditionExpression=(
-                "attribute_not_exists(attempts_reset_at) OR attempts_reset_at > :now"
-            ),
-            ExpressionAttributeValues={
-                ":one": {"N": "1"},
-                ":reset": {"N": "1800003600"},
-                ":horizon": {"N": "1800003600"},
-                ":now": {"N": "1800000000"},
-            },
-            ReturnValues="ALL_NEW",
-        )
+    def _record(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        # Only a reference while the handler is timed; `take` copies afterwards.
+        self._recorded.append((event_name, params))
 
-    def redeem(self, user: str, mac: bytes = _CODE_MAC) -> bool:
-        self.count_attempt(user)
-        try:
-            self.db.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": f"user#{user}"}},
-                UpdateExpression="REMOVE code_mac, key_id, code_expires_at SET attempts = :zero",
-                ConditionExpression="code_mac = :mac AND code_expires_at > :now",
-                ExpressionAttributeValues={
-                    ":mac": {"B": mac},
-                    ":now": {"N": "1800000000"},
-                    ":zero": {"N": "0"},
-                },
-                ReturnValues="ALL_OLD",
-            )
-        except ClientError:
-            return False
-        return True
+    def start(self) -> None:
+        """Forget what the setup called."""
+        self._recorded.clear()
 
-    def verify_wrong(self, user: str) -> None:
-        # The handler's wrong-code path: one write counts the attempt and returns the stored MAC.
-        self.count_attempt(user)
+    def take(self) -> list[Call]:
+        """The calls recorded since `start`, without botocore's own idempotency token."""
+        calls = []
+        for event_name, params in self._recorded:
+            service, operation = event_name.split(".")[1:]
+            parameters = {k: copy.deepcopy(v) for k, v in params.items() if k != _TOKEN}
+            calls.append((service, operation, parameters))
+        return calls
 
-    def cancel(self, user: str) -> None:
-        with contextlib.suppress(ClientError):
-            self.db.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": f"user#{user}"}},
-                UpdateExpression="REMOVE code_mac, key_id, code_expires_at",
-                ConditionExpression="attribute_exists(code_mac)",
-            )
+    def replay(self, calls: list[Call]) -> None:
+        """Make the calls; a refused condition is an answer the handler reads, too."""
+        for service, operation, parameters in calls:
+            with contextlib.suppress(ClientError):
+                getattr(self.clients[service], xform_name(operation))(**parameters)
+
+
+def _table_items(table_name: str) -> Any:
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[table_name].items
 
 
 def _handler_call(service: Service, route: str, body: dict[str, Any], expect: int) -> Timed:
@@ -221,10 +140,8 @@ def _handler_call(service: Service, route: str, body: dict[str, Any], expect: in
     return call
 
 
-def _operations(
-    service: Service, bare: _Bare, phones: list[str]
-) -> dict[str, tuple[Prepare, Prepare, list[str]]]:
-    """Per operation: the handler's preparation, the bare one's, and the bare calls made."""
+def _operations(service: Service, phones: list[str]) -> dict[str, Prepare]:
+    """Per operation: the untimed setup through the handlers, returning the handler call."""
 
     def request_code(user: str, phone: str) -> str:
         _handler_call(service, "/request-token", {"user_id": user, "destination": phone}, 202)()
@@ -234,80 +151,57 @@ def _operations(
         body = {"user_id": f"h-req-{i}", "destination": phones[i]}
         return _handler_call(service, "/request-token", body, 202)
 
-    def bare_request(i: int) -> Timed:
-        return lambda: bare.request(f"b-req-{i}", phones[i])
-
     def handler_verify(i: int) -> Timed:
         code = request_code(f"h-ok-{i}", phones[i])
         body = {"user_id": f"h-ok-{i}", "code": code}
         return _handler_call(service, "/verify-token", body, 200)
-
-    def bare_verify(i: int) -> Timed:
-        bare.put_pending(f"b-ok-{i}")
-
-        def call() -> object:
-            if not bare.redeem(f"b-ok-{i}"):
-                raise RuntimeError("the bare redeem was refused")
-            return None
-
-        return call
 
     def handler_wrong(i: int) -> Timed:
         code = request_code(f"h-bad-{i}", phones[i])
         body = {"user_id": f"h-bad-{i}", "code": wrong_code(code)}
         return _handler_call(service, "/verify-token", body, 400)
 
-    def bare_wrong(i: int) -> Timed:
-        bare.put_pending(f"b-bad-{i}")
-        return lambda: bare.verify_wrong(f"b-bad-{i}")
-
     def handler_cancel(i: int) -> Timed:
         request_code(f"h-cancel-{i}", phones[i])
         return _handler_call(service, "/cancel-token", {"user_id": f"h-cancel-{i}"}, 200)
 
-    def bare_cancel(i: int) -> Timed:
-        bare.put_pending(f"b-cancel-{i}")
-        return lambda: bare.cancel(f"b-cancel-{i}")
-
     return {
-        "request-token (sms)": (
-            handler_request,
-            bare_request,
-            ["dynamodb.TransactWriteItems", "sns.Publish"],
-        ),
-        "verify-token (right code)": (
-            handler_verify,
-            bare_verify,
-            ["dynamodb.UpdateItem", "dynamodb.UpdateItem"],
-        ),
-        "verify-token (wrong code)": (handler_wrong, bare_wrong, ["dynamodb.UpdateItem"]),
-        "cancel-token": (handler_cancel, bare_cancel, ["dynamodb.UpdateItem"]),
+        "request-token (sms)": handler_request,
+        "verify-token (right code)": handler_verify,
+        "verify-token (wrong code)": handler_wrong,
+        "cancel-token": handler_cancel,
     }
 
 
 def measure_warm(iterations: int, warmup: int = 20) -> list[WarmLatency]:
-    """Interleaved handler and bare samples per operation, after `warmup` untimed rounds each."""
+    """Per operation, `warmup` untimed rounds and then `iterations` handler+replay samples."""
     results = []
     with running_service(record_calls=False) as service, stdout_discarded():
-        bare = _Bare(service)
+        replay = _Replay(service)
         # The per-container KMS call is a cold-start cost, not a warm one.
         service.container.keyring.current()
         phones = us_phone_numbers(warmup + iterations)
-        for operation, (handler, plain, bare_calls) in _operations(service, bare, phones).items():
+        table = service.settings.table_name
+        for operation, prepare in _operations(service, phones).items():
             handler_ms: list[float] = []
             bare_ms: list[float] = []
+            bare_calls: list[str] = []
             gc.collect()
             for i in range(warmup + iterations):
-                empty_table(service.settings.table_name)
-                handler_call, bare_call = handler(i), plain(i)
-                if i % 2:
-                    first, second = _timed(bare_call), _timed(handler_call)
-                    pair = (second, first)
-                else:
-                    pair = (_timed(handler_call), _timed(bare_call))
+                empty_table(table)
+                handler_call = prepare(i)
+                as_met = copy.deepcopy(_table_items(table))
+                replay.start()
+                handler_sample = _timed(handler_call)
+                calls = replay.take()
+                items = _table_items(table)
+                items.clear()
+                items.update(as_met)
+                bare_sample = _timed(lambda calls=calls: replay.replay(calls))  # type: ignore[misc]
+                bare_calls = [f"{service}.{operation}" for service, operation, _ in calls]
                 if i >= warmup:
-                    handler_ms.append(pair[0])
-                    bare_ms.append(pair[1])
+                    handler_ms.append(handler_sample)
+                    bare_ms.append(bare_sample)
             h50, h99 = percentile(handler_ms, 0.5), percentile(handler_ms, 0.99)
             b50, b99 = percentile(bare_ms, 0.5), percentile(bare_ms, 0.99)
             results.append(
