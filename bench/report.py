@@ -98,7 +98,8 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]
                 "4",
                 f"otp-local: {load['clients']} clients x {load['seconds']:.0f} s, request+verify",
                 f"{load['flows_per_second']} pairs/s ({load['rps']} req/s), p50 "
-                f"{load['p50_ms']} ms, p99 {load['p99_ms']} ms, {load['errors']} errors",
+                f"{load['p50_ms']} ms, p99 {load['p99_ms']} ms, {load['errors']} errors; "
+                f"server CPU {load.get('server_cpu_ms_per_flow', '?')} ms per pair",
                 f">= {load['target_flows_per_second']:.0f} pairs/s, 0 errors"
                 if gated
                 else "0 errors",
@@ -229,7 +230,9 @@ def _details(results: dict[str, Any]) -> list[str]:
             f"{load['requests']} requests; {routes}. Throughput over the first and last "
             f"{load['window_seconds']:.0f} s: {load['rps_first_window']} and "
             f"{load['rps_last_window']} req/s. Overrides: {load['overrides'] or 'none'}. "
-            f"Server exit code after SIGINT: {load['server_exit_code']}."
+            f"Server exit code after SIGINT: {load['server_exit_code']}. otp-local's CPU time "
+            f"per pair: {load.get('server_cpu_ms_per_flow', '?')} ms (one interpreter: at most "
+            "1000 over that many pairs/s on a whole free core)."
             + (f" Errors (first 5): {load['error_samples']}" if load["errors"] else ""),
         ]
     sms = cost["sms_parts_by_language"]
