@@ -104,17 +104,34 @@ def connect_stream(
         ),
     ]
     for mode, description, metric in alarms:
-        aws.cloudwatch.MetricAlarm(
+        maximum_alarm(
             f"{name}-events-{mode}-alarm",
-            alarm_description=f"OtpService {name}: {description}",
-            statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[alarm_topic.arn],
-            ok_actions=[alarm_topic.arn],
-            opts=child,
+            f"OtpService {name}: {description}",
+            alarm_topic,
+            parent,
             **metric,
         )
     return mapping
+
+
+def maximum_alarm(
+    resource_name: str,
+    description: str,
+    alarm_topic: aws.sns.Topic,
+    parent: pulumi.Resource,
+    **metric: Any,
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm when a metric's five-minute maximum reaches its threshold (a dead letter, lag)."""
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        alarm_description=description,
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[alarm_topic.arn],
+        ok_actions=[alarm_topic.arn],
+        opts=pulumi.ResourceOptions(parent=parent),
+        **metric,
+    )

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..handlers.observability import SENT_LOG_MESSAGE
-from .events_plumbing import DLQ_RETENTION_SECONDS
+from .events_plumbing import DLQ_RETENTION_SECONDS, maximum_alarm
 from .iam import AwsContext, allow, policy_document
 from .keys import ServiceKeys
 from .naming import physical_name
@@ -113,21 +113,15 @@ def connect_receipts(
         _connect_email(name, aws_context, keys, plumbing.configuration_set, sources, parent)
     if options.infrastructure.sms_delivery_receipts:
         _connect_sms(name, aws_context, sources, parent, after)
-    aws.cloudwatch.MetricAlarm(
+    maximum_alarm(
         f"{name}-receipts-dead-letters-alarm",
-        alarm_description=f"OtpService {name}: delivery receipts the receipts function gave up on",
+        f"OtpService {name}: delivery receipts the receipts function gave up on",
+        alarm_topic,
+        parent,
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
         dimensions={"QueueName": plumbing.dead_letter_queue.name},
-        statistic="Maximum",
-        period=300,
-        evaluation_periods=1,
         threshold=1,
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=[alarm_topic.arn],
-        ok_actions=[alarm_topic.arn],
-        opts=child,
     )
 
 
