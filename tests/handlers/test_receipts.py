@@ -18,6 +18,7 @@ from otp_service.handlers.receipts import (
     handler_over,
 )
 from otp_service.handlers.table import message_key, verification_key
+from otp_service.local.moto_resources import RECEIPTS_CONFIGURATION_SET
 from otp_service.local.proxy_integration import LambdaContext
 from tests.handlers.test_lifecycle_flows import Lifecycle
 from tests.support.moto_service import Reply, Service
@@ -25,16 +26,13 @@ from tests.support.output_capture import Capture
 
 NUMBER = "+14155550123"
 ADDRESS = "bob@example.org"
-CONFIGURATION_SET = "otp-receipts"
+CONFIGURATION_SET = RECEIPTS_CONFIGURATION_SET
 
 
 @pytest.fixture
 def receipts_service(service: Service) -> Service:
-    """The service with its email sent through the receipts configuration set."""
-    service.settings = service.settings.model_copy(
-        update={"receipts_configuration_set": CONFIGURATION_SET}
-    )
-    service.cold_start()
+    """The service with its email sent through the receipts configuration set (as by default)."""
+    assert service.settings.receipts_configuration_set == CONFIGURATION_SET
     return service
 
 
@@ -259,11 +257,9 @@ def _calls_per_operation(service: Service, run: str) -> dict[str, list[str]]:
 
 def test_receipts_add_no_call_to_request_verify_or_cancel(service: Service) -> None:
     """The same calls with and without receipts: request keeps its single write round trip."""
-    without = _calls_per_operation(service, "a")
-    service.settings = service.settings.model_copy(
-        update={"receipts_configuration_set": CONFIGURATION_SET}
-    )
-    with_receipts = _calls_per_operation(service, "b")
+    with_receipts = _calls_per_operation(service, "a")
+    service.settings = service.settings.model_copy(update={"receipts_configuration_set": None})
+    without = _calls_per_operation(service, "b")
     assert with_receipts == without
     assert with_receipts["sms"] == ["dynamodb.TransactWriteItems", "sns.Publish"]
     assert with_receipts["email"] == ["dynamodb.TransactWriteItems", "ses.SendEmail"]

@@ -17,10 +17,13 @@ REGION = "us-east-1"
 SENDER = "no-reply@example.com"
 TABLE_NAME = "otp-codes"
 MAC_KEY_ALIAS = "alias/otp-mac"
+RECEIPTS_CONFIGURATION_SET = "otp-receipts"
+"""The SES configuration set email goes through, as with the component's email receipts."""
 
 
 def create_service_resources(policy: Policy) -> Settings:
-    """Create the table, MAC key and sender identity the component would, in moto."""
+    """Create the table, MAC key, sender identity and receipts configuration set the component
+    would, in moto."""
     session = boto3.session.Session()
     dynamodb = session.client("dynamodb", region_name=REGION)
     dynamodb.create_table(
@@ -37,11 +40,14 @@ def create_service_resources(policy: Policy) -> Settings:
     kms = session.client("kms", region_name=REGION)
     key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
     kms.create_alias(AliasName=MAC_KEY_ALIAS, TargetKeyId=key["KeyId"])
-    session.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
+    ses = session.client("ses", region_name=REGION)
+    ses.verify_email_identity(EmailAddress=SENDER)
+    ses.create_configuration_set(ConfigurationSet={"Name": RECEIPTS_CONFIGURATION_SET})
     return Settings(
         table_name=TABLE_NAME,
         mac_key_id=MAC_KEY_ALIAS,
         brand_name="Acme",
         email_sender=SENDER,
         policy=policy,
+        receipts_configuration_set=RECEIPTS_CONFIGURATION_SET,
     )
