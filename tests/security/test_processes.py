@@ -30,7 +30,7 @@ def local_stack() -> Iterator[LocalStackProcess]:
     try:
         yield process
     finally:
-        assert process.stop() == 0
+        assert process.stop(timeout=60) == 0  # a loaded machine stops slower (as local_stack)
 
 
 def _post(url: str, path: str, body: dict[str, Any], barrier: Any) -> int:
