@@ -42,6 +42,7 @@ class Floor:
     target_dynamodb: int | None = None
 
 
+_VERIFY_WHY = "the same one write as a right code: every outcome costs the same"
 _REQUEST_WHY = "one DynamoDB write round trip (code, cooldown, both send limits) + the send"
 FLOORS = {
     "request-token (sms)": Floor(2, _REQUEST_WHY, target_calls=2, target_dynamodb=1),
@@ -53,17 +54,22 @@ FLOORS = {
         3, "as for SMS + one KMS GenerateMac per container", target_calls=3, target_dynamodb=1
     ),
     "verify-token (right code)": Floor(
-        2,
-        "counting the attempt before the code is compared takes one write, burning the code "
-        "another; a single conditional write cannot also count guesses that fail it",
-        target_calls=2,
+        1,
+        "one conditional write appends the attempt; the old item (ALL_OLD) holds the code's MAC "
+        "and every earlier attempt, so the function knows whether this guess is the first to win",
+        target_calls=1,
         target_dynamodb=1,
     ),
-    "verify-token (wrong code)": Floor(
+    "verify-token (wrong code)": Floor(1, _VERIFY_WHY, target_calls=1, target_dynamodb=1),
+    "verify-token (unknown user)": Floor(1, _VERIFY_WHY, target_calls=1, target_dynamodb=1),
+    "verify-token (locked out)": Floor(
         1,
-        "one write that counts the attempt and returns the stored MAC, compared in the function",
+        "the same write, refused by its condition once the code's attempts are all recorded; "
+        "the item comes back with the refusal (ReturnValuesOnConditionCheckFailure)",
+        target_calls=1,
+        target_dynamodb=1,
     ),
-    "cancel-token": Floor(1, "one conditional write burns the pending code"),
+    "cancel-token": Floor(1, "one conditional write ends the pending code's verification"),
 }
 """The design's floor per operation, and the issue's targets where it sets one (request, verify)."""
 
@@ -138,19 +144,33 @@ def largest_item_bytes(table_name: str) -> int:
 
 
 def _item_size(item: dict[str, Any]) -> int:
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode())
-        ((kind, payload),) = value.items()
-        if kind == "S":
-            size += len(payload.encode())
-        elif kind == "N":
-            size += math.ceil(len(payload.lstrip("-").replace(".", "")) / 2) + 1
-        elif kind == "B":
-            size += len(payload)
-        else:
-            size += len(str(payload).encode())
-    return size
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    """A value's size as DynamoDB counts it (its item-size documentation)."""
+    ((kind, payload),) = value.items()
+    if kind == "S":
+        return len(payload.encode())
+    if kind == "N":
+        return _number_size(payload)
+    if kind == "B":
+        return len(payload)
+    if kind == "BS":
+        return sum(len(element) for element in payload)
+    if kind == "SS":
+        return sum(len(element.encode()) for element in payload)
+    if kind == "NS":
+        return sum(_number_size(element) for element in payload)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in payload)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in payload.items())
+    return 1  # BOOL, NULL
+
+
+def _number_size(payload: str) -> int:
+    return math.ceil(len(payload.lstrip("-").replace(".", "")) / 2) + 1
 
 
 def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
@@ -206,6 +226,16 @@ def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
                 "/verify-token",
                 {"user_id": "erin", "code": wrong_code(last_sms_code())},
             ),
+        )
+        measure(
+            "verify-token (unknown user)",
+            _invoke(service, "/verify-token", {"user_id": "nobody", "code": "000000"}),
+        )
+        for _ in range(10):
+            _invoke(service, "/verify-token", {"user_id": "erin", "code": "000000"})()
+        measure(
+            "verify-token (locked out)",
+            _invoke(service, "/verify-token", {"user_id": "erin", "code": "000000"}),
         )
         measure("cancel-token", _invoke(service, "/cancel-token", {"user_id": "erin"}))
         item_bytes = largest_item_bytes(service.settings.table_name)

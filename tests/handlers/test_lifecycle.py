@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
 
 import pytest
 
+from otp_service.handlers.attempts import ATTEMPTS, MAX_ATTEMPTS
 from otp_service.handlers.events import decode, process
 from otp_service.handlers.lifecycle import (
     CREATED_AT,
@@ -241,3 +243,83 @@ def test_every_consumer_sees_every_transition_in_order() -> None:
     batch = [stream_record("1", user_item(), user_item(VF_B, created_at=T0 + 60))]
     assert process(batch, [lambda t: first.append(t.type), lambda t: second.append(t.type)]) == []
     assert first == second == ["superseded", "pending"]
+
+
+CODE_MAC = bytes(range(32))
+
+
+def _attempts(*entries: tuple[int, bytes], base64_text: bool = False) -> dict[str, Any]:
+    """A `verify_attempts` list: (time, guessed MAC) per entry; a stream record's binaries are
+    base64 text."""
+
+    def tag(mac: bytes) -> bytes | str:
+        return base64.b64encode(mac[:8]).decode() if base64_text else mac[:8]
+
+    return {
+        ATTEMPTS: {
+            "L": [
+                {"M": {"made_at": {"N": str(at)}, "guess_tags": {"BS": [tag(mac)]}}}
+                for at, mac in entries
+            ]
+        },
+        MAX_ATTEMPTS: {"N": "3"},
+    }
+
+
+WRONG = bytes(32)
+
+
+@pytest.mark.parametrize("base64_text", [False, True])
+def test_the_attempt_that_used_the_code_is_the_approval(base64_text: bool) -> None:
+    """Verify's one write records only the attempt: approved is read from the attempts."""
+    before = user_item(code_mac={"B": CODE_MAC}, **_attempts((T0 + 5, WRONG)))
+    after = user_item(
+        code_mac={"B": CODE_MAC},
+        **_attempts((T0 + 5, WRONG), (T0 + 9, CODE_MAC), base64_text=base64_text),
+    )
+    assert kinds(transitions(before, after)) == [(VF_A, "approved", T0 + 9)]
+    later = user_item(
+        code_mac={"B": CODE_MAC},
+        **_attempts((T0 + 5, WRONG), (T0 + 9, CODE_MAC), (T0 + 20, WRONG)),
+    )
+    assert transitions(after, later) == []
+
+
+def test_the_code_used_after_it_expired_is_an_expiry() -> None:
+    after = user_item(code_mac={"B": CODE_MAC}, **_attempts((T0 + TTL + 1, CODE_MAC)))
+    assert kinds(transitions(user_item(code_mac={"B": CODE_MAC}), after)) == [
+        (VF_A, "expired", T0 + TTL)
+    ]
+
+
+def test_the_failure_that_reaches_the_limit_is_max_attempts_reached() -> None:
+    """The item's own limit (3 here); a right code after it is no approval."""
+    two = _attempts((T0 + 1, WRONG), (T0 + 2, WRONG))
+    three = _attempts((T0 + 1, WRONG), (T0 + 2, WRONG), (T0 + 3, WRONG))
+    assert kinds(
+        transitions(
+            user_item(code_mac={"B": CODE_MAC}, **two), user_item(**three, code_mac={"B": CODE_MAC})
+        )
+    ) == [(VF_A, "max_attempts_reached", T0 + 3)]
+    four = _attempts((T0 + 1, WRONG), (T0 + 2, WRONG), (T0 + 3, WRONG), (T0 + 4, CODE_MAC))
+    state = state_of(user_item(code_mac={"B": CODE_MAC}, **four))
+    assert state is not None and state.outcome == Status.MAX_ATTEMPTS_REACHED
+
+
+def test_the_first_outcome_wins_between_a_cancel_and_the_attempts() -> None:
+    approved_then_canceled = user_item(
+        outcome=Status.CANCELED,
+        outcome_at=T0 + 30,
+        code_mac={"B": CODE_MAC},
+        **_attempts((T0 + 9, CODE_MAC)),
+    )
+    state = state_of(approved_then_canceled)
+    assert state is not None and (state.outcome, state.outcome_at) == (Status.APPROVED, T0 + 9)
+    canceled_then_right = user_item(
+        outcome=Status.CANCELED,
+        outcome_at=T0 + 9,
+        code_mac={"B": CODE_MAC},
+        **_attempts((T0 + 9, CODE_MAC)),
+    )
+    state = state_of(canceled_then_right)
+    assert state is not None and state.outcome == Status.CANCELED

@@ -462,6 +462,9 @@ def test_raising_the_mac_key_generation_keeps_the_previous_key_for_verify_only(
             ]
             == current
         )
+        verify_environment = function_for(recording, "verify-token").inputs["environment"]
+        assert verify_environment["variables"]["OTP_MAC_KEY_ID"] == current
+        assert verify_environment["variables"]["OTP_RETIRED_MAC_KEY_ID"] == retired
         statements = role_statements(recording)
         mac_grants = {
             path: [

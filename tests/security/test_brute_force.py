@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from otp_service.handlers.attempts import ATTEMPTS
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
 from tests.support.moto_service import Reply, Service
@@ -26,11 +27,15 @@ def test_the_lockout_comes_exactly_at_max_verify_attempts_and_burns_the_code(
     n = policy.max_verify_attempts
     statuses = [service.verify(wrong(code, k)).status for k in range(1, n + 1)]
     assert statuses == [400] * (n - 1) + [429]
-    # The 429s alone would follow from the attempt count; the code itself must be gone.
-    [user] = [item for item in service.items() if item[PARTITION_KEY]["S"] == "user#alice"]
-    assert "code_mac" not in user, "the lockout left the code in the table"
+    # The 429s alone would follow from the window's count; the code itself must be dead: its
+    # attempts are used up, so no later guess is compared with it, in this window or after.
     burned = service.verify(code)
     assert (burned.status, burned.body["error"]["code"]) == (429, "too_many_attempts")
+    service.clock.now = (service.clock.now // WINDOW + 1) * WINDOW
+    # A fresh window's count, but the code stays dead: the right code is its first failure.
+    assert service.verify(code).status == (429 if n == 1 else 400)
+    [user] = [item for item in service.items() if item[PARTITION_KEY]["S"] == "user#alice"]
+    assert len(user[ATTEMPTS]["L"]) == n + 2, "every attempt is recorded while there is room"
 
 
 def test_the_right_code_after_max_minus_one_failures_is_still_accepted(service: Service) -> None:
@@ -108,15 +113,15 @@ def test_racing_guesses_are_counted_before_any_is_checked(service: Service) -> N
         gate.close()
     assert gate.updates >= 20, "the gate saw no writes"
     assert [r.status for r in replies].count(200) == 0
-    assert gate.redeems <= 5
+    assert gate.compared <= 5
     assert replies[0].status == 429
 
 
 def test_concurrent_guesses_never_check_more_than_max_attempts(service: Service) -> None:
-    """25 verifies of the right code race, all counted first: at most 5 are compared, 1 wins.
+    """25 verifies of the right code race: each is one write, at most 5 could win, 1 does.
 
-    A compared right code is always redeemed, so the redeem writes count the comparisons; with
-    the attempt limit gone from verify all 25 would be compared.
+    The writes' own answers (the item before each) say which guesses could still win; with the
+    attempt limit gone from the write's condition all 25 would be recorded and compared.
     """
     gate = RaceGate(service, early=25, late=False)
     service.request()
@@ -132,6 +137,8 @@ def test_concurrent_guesses_never_check_more_than_max_attempts(service: Service)
     finally:
         gate.close()
     assert gate.updates >= 25, "the gate saw no writes"
-    assert 1 <= gate.redeems <= 5
+    assert 1 <= gate.compared <= 5
+    [user] = [item for item in service.items() if item[PARTITION_KEY]["S"] == "user#alice"]
+    assert len(user[ATTEMPTS]["L"]) == 11, "a code records 2 x maxVerifyAttempts + 1 attempts"
     assert statuses.count(200) == 1
     assert set(statuses) <= {200, 400, 429}

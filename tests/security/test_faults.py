@@ -19,7 +19,7 @@ from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
 from tests.support.moto_service import Reply, Service
 
-from .attack import is_redeem, wrong
+from .attack import is_attempt, wrong
 from .contract import assert_contract_error
 
 ROUTES = ("/request-token", "/verify-token", "/cancel-token")
@@ -128,13 +128,13 @@ def test_a_transaction_conflict_storm_is_429_retry_after_one_second(service: Ser
     assert service.sms() == []
 
 
-def test_a_redeem_that_always_fails_its_condition_never_approves(service: Service) -> None:
-    """Even the right code: a failed condition is a failed attempt, up to the lockout."""
-    hook = _fail_when(service, is_redeem, "ConditionalCheckFailedException")
+def test_a_verify_write_that_always_fails_its_condition_never_approves(service: Service) -> None:
+    """Even the right code: a refused write recorded and compared nothing, so it is a failure."""
+    hook = _fail_when(service, is_attempt, "ConditionalCheckFailedException")
     service.request()
     statuses = [service.verify(service.last_code()).status for _ in range(6)]
-    assert hook.hits == 5
-    assert statuses == [400, 400, 400, 400, 429, 429]
+    assert hook.hits == 6
+    assert statuses == [400] * 6
 
 
 def test_the_key_source_down_at_cold_start_is_503_and_counts_no_attempt(service: Service) -> None:
@@ -278,8 +278,12 @@ def test_every_path_s_worst_case_fits_inside_the_function_timeout(service: Servi
     paths["verify, attempt window ran out"] = _path(service, lambda: service.verify("000000"))
     paths["cancel"] = _path(service, service.cancel)
     budgets = {name: _budget(calls) for name, calls in paths.items()}
-    # derive (cold start), count the attempt, derive the rotated-out key, lock out
-    assert len(paths["verify, rotated key, lockout"]) == 4, paths
+    # derive the current and the retired key (cold start), then the one write
+    assert paths["verify, rotated key, lockout"] == [
+        "kms.GenerateMac",
+        "kms.GenerateMac",
+        "dynamodb.UpdateItem",
+    ], paths
     limit = FUNCTION_TIMEOUT_SECONDS - COLD_START_MARGIN_SECONDS
     assert max(budgets.values()) <= limit, budgets
 

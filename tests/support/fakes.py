@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from otp_service.handlers.attempts import Entry, tag
 from otp_service.handlers.delivery import MessageSender
 from otp_service.handlers.errors import IdempotencyKeyTaken, RateLimited
 from otp_service.handlers.fraud_store import SendGuard
 from otp_service.handlers.keys import MacKeyring
-from otp_service.handlers.store import Attempt, IdempotencyRecord, PendingCode, SendLimits
+from otp_service.handlers.store import (
+    Attempt,
+    IdempotencyRecord,
+    PendingCode,
+    SendLimits,
+    lockout_over,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -56,9 +63,9 @@ class FakeProvider:
         return {"MessageId": f"m-{len(self.sent)}"}
 
 
-def keyring(kms: FakeKms, key_id: str) -> MacKeyring:
+def keyring(kms: FakeKms, key_id: str, retired_key_id: str | None = None) -> MacKeyring:
     """The real keyring over the fake KMS."""
-    return MacKeyring(cast("KMSClient", kms), key_id)
+    return MacKeyring(cast("KMSClient", kms), key_id, retired_key_id)
 
 
 def sender(provider: FakeProvider, email_sender: str | None = "otp@example.com") -> MessageSender:
@@ -70,13 +77,12 @@ def sender(provider: FakeProvider, email_sender: str | None = "otp@example.com")
 
 @dataclass
 class _User:
-    code_macs: set[bytes] = field(default_factory=set)
+    code_mac: bytes | None = None
     code_expires_at: int = 0
     cooldown_until: int = 0
     channel: str = "unknown"
-    attempts: int = 0
-    attempts_reset_at: int = 0
-    key_id: str = ""
+    attempts: list[Entry] = field(default_factory=list)
+    ended: bool = False
 
 
 @dataclass
@@ -105,6 +111,8 @@ class FakeStore:
         waits = []
         if user.cooldown_until > limits.now:
             waits.append(user.cooldown_until - limits.now)
+        if lockout_over(tuple(user.attempts), limits) > limits.now:
+            waits.append(lockout_over(tuple(user.attempts), limits) - limits.now)
         if any(self.sends.get(c, 0) >= limits.max_sends_per_window for c in counters):
             waits.append(limits.window_end - limits.now)
         if record is not None and record.key_digest in self.records:
@@ -113,15 +121,11 @@ class FakeStore:
                 raise IdempotencyKeyTaken
         if waits:
             raise RateLimited(max(waits))
-        user.code_macs = {code.code_mac}
+        user.code_mac = code.code_mac
         user.code_expires_at = limits.now + limits.code_ttl_seconds
         user.cooldown_until = limits.now + limits.resend_cooldown_seconds
         user.channel = code.channel
-        user.attempts = 0
-        user.attempts_reset_at = limits.now + max(
-            limits.send_window_seconds, limits.code_ttl_seconds
-        )
-        user.key_id = code.key_id
+        user.attempts, user.ended = [], False
         for counter in counters:
             self.sends[counter] = self.sends.get(counter, 0) + 1
         if record is not None:
@@ -136,10 +140,9 @@ class FakeStore:
     ) -> None:
         self.calls.append("release_send")
         user = self.users[code.user_id]
-        if code.code_mac in user.code_macs:
-            user.code_macs = set()
-            user.code_expires_at = 0
-            user.cooldown_until = 0
+        if user.code_mac in (None, code.code_mac):
+            user.code_mac, user.code_expires_at, user.cooldown_until = None, 0, 0
+            user.attempts, user.ended = [], True
         for counter in (
             f"user#{limits.window}#{code.user_id}",
             f"dest#{limits.window}#{code.destination_mac}",
@@ -153,39 +156,24 @@ class FakeStore:
         record, expires_at = self.records.get(key_digest, (None, 0))
         return record if expires_at > now else None
 
-    def count_attempt(self, user_id: str, limits: SendLimits) -> Attempt:
-        self.calls.append("count_attempt")
+    def attempt(self, user_id: str, guesses: list[bytes], limits: SendLimits) -> Attempt:
+        self.calls.append("attempt")
         user = self.users.setdefault(user_id, _User())
-        if user.attempts_reset_at and user.attempts_reset_at <= limits.now:
-            user.code_macs, user.attempts, user.attempts_reset_at = set(), 0, 0
-        if not user.attempts_reset_at:
-            user.attempts_reset_at = limits.now + limits.send_window_seconds
-        user.attempts += 1
-        mac = next(iter(user.code_macs), None)
+        earlier = tuple(user.attempts)
+        counted = len(earlier) < limits.attempt_room
+        if counted:
+            user.attempts.append(Entry(limits.now, frozenset(tag(guess) for guess in guesses)))
         return Attempt(
-            attempts=user.attempts,
-            cooldown_until=user.cooldown_until,
-            channel=user.channel,
-            code_mac=mac,
-            key_id=user.key_id if mac is not None else None,
+            counted=counted,
+            earlier=earlier,
+            code_mac=user.code_mac,
             code_expires_at=user.code_expires_at,
+            ended=user.ended,
+            channel=user.channel,
         )
-
-    def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None:
-        self.calls.append("redeem")
-        user = self.users[user_id]
-        if code_mac not in user.code_macs or user.code_expires_at <= now:
-            return None
-        user.code_macs, user.attempts = set(), 0
-        return user.channel
-
-    def lock_out(self, user_id: str, cooldown_until: int, now: int) -> None:
-        self.calls.append("lock_out")
-        user = self.users[user_id]
-        user.code_macs, user.cooldown_until = set(), cooldown_until
 
     def cancel(self, user_id: str, now: int) -> None:
         self.calls.append("cancel")
-        if user_id in self.users:
-            self.users[user_id].code_macs = set()
-            self.users[user_id].code_expires_at = 0
+        user = self.users.get(user_id)
+        if user is not None and user.code_mac is not None:
+            user.ended = True

@@ -89,7 +89,10 @@ class Service:
         key: dict[str, Any] = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")[
             "KeyMetadata"
         ]
+        retired = kms.describe_key(KeyId=self.settings.mac_key_id)["KeyMetadata"]["Arn"]
         kms.update_alias(AliasName=self.settings.mac_key_id, TargetKeyId=key["KeyId"])
+        # As the component does: verify is told the retired key, from its next cold start on.
+        self.settings = self.settings.model_copy(update={"retired_mac_key_id": retired})
         return key
 
     def heal(self) -> None:

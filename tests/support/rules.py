@@ -65,10 +65,11 @@ class Rules:
         return cancel_token(CancelTokenBody(user_id=user_id), now=self.now, store=self.store)
 
     def rotate(self) -> None:
-        """A new MAC key generation, and new containers."""
-        self.key_id = f"key-{int(self.key_id.removeprefix('key-')) + 1}"
+        """A new MAC key generation, and new containers: verify keeps the retired key."""
+        retired = self.key_id
+        self.key_id = f"key-{int(retired.removeprefix('key-')) + 1}"
         self.request_keys = keyring(self.kms, self.key_id)
-        self.verify_keys = keyring(self.kms, self.key_id)
+        self.verify_keys = keyring(self.kms, self.key_id, retired)
 
     def last_code(self) -> str:
         assert self.provider.sent, "nothing was sent"

@@ -19,6 +19,7 @@ from ..handlers.settings import (
     ENV_MAC_KEY_ID,
     ENV_POLICY,
     ENV_RECEIPTS_CONFIGURATION_SET,
+    ENV_RETIRED_MAC_KEY_ID,
     ENV_SMS_ORIGINATION_NUMBER,
     ENV_SMS_SENDER_ID,
     ENV_TABLE_NAME,
@@ -264,6 +265,9 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
         environment[ENV_EVENTS_TOPIC_ARN] = shared.events.topic.arn
     if route in (REQUEST_TOKEN, VERIFY_TOKEN):
         environment[ENV_MAC_KEY_ID] = shared.keys.mac_key.arn
+    if route == VERIFY_TOKEN and shared.keys.retired_mac_key is not None:
+        # Verify tries each guess under both generations in its one write (codes in flight).
+        environment[ENV_RETIRED_MAC_KEY_ID] = shared.keys.retired_mac_key.arn
     if route == REQUEST_TOKEN:
         environment[ENV_BRAND_NAME] = infrastructure.brand_name
         if infrastructure.email_sender is not None:

@@ -21,8 +21,9 @@ from .store import OtpStore
 # a CDN-fronted endpoint), but Linux retransmits a lost SYN only after 1 s, so a 0.25 s connect
 # timeout turned one lost packet into a failed attempt; 1.1 s survives one retransmission.
 # Reading: a DynamoDB or KMS answer takes single-digit milliseconds (bench/results), 0.75 s is a
-# stall. A verify at a cold start against a rotated key that locks out makes four calls to the data
-# stores, each at most 4.7 s (two 1.85 s attempts and a 1 s throttling backoff), so 18.8 s...
+# stall. No verify makes more than three calls to the data stores (a cold start after a rotation:
+# two subkeys and its one write), each at most 4.7 s (two 1.85 s attempts and a 1 s throttling
+# backoff), so 14.1 s...
 DATA_CONFIG = Config(
     connect_timeout=1.1, read_timeout=0.75, retries={"mode": "standard", "total_max_attempts": 2}
 )
@@ -60,11 +61,13 @@ class Container:
 
     @cached_property
     def keyring(self) -> MacKeyring:
-        """The MAC subkeys, derived from the KMS key on first use."""
+        """The MAC subkeys, derived from the KMS keys on first use."""
         if self.settings.mac_key_id is None:
             raise RuntimeError(f"{ENV_MAC_KEY_ID} is not set for this function")
         return MacKeyring(
-            self.session.client("kms", config=self.data_config), self.settings.mac_key_id
+            self.session.client("kms", config=self.data_config),
+            self.settings.mac_key_id,
+            self.settings.retired_mac_key_id,
         )
 
     @cached_property

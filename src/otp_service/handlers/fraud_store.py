@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from .attempts import CODE_MAC
 from .errors import error_code
 from .fraud import (
     DAY_SECONDS,
@@ -30,6 +31,7 @@ from .fraud import (
     next_offence,
     window_of,
 )
+from .lifecycle import EventType, transitions
 from .table import PARTITION_KEY, TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -412,8 +414,9 @@ def _offences(item: dict[str, Any]) -> Offences:
 def signals_from_stream(records: Sequence[Mapping[str, Any]]) -> list[Signal]:
     """What a batch of the table's change-stream records (NEW_AND_OLD_IMAGES) says about SMS.
 
-    A new code MAC on a user's item is a send; a code removed by a redeem (the only write that
-    removes it and zeroes the attempts) is a verification. Items with no prefix are email.
+    A new code MAC on a user's item is a send; the attempt that first used the code while it
+    was live (the lifecycle's approved transition) is a verification. Items with no prefix are
+    email.
     """
     signals = []
     for record in records:
@@ -425,15 +428,14 @@ def signals_from_stream(records: Sequence[Mapping[str, Any]]) -> list[Signal]:
         finest = (new.get(PREFIX_ATTRIBUTE) or old.get(PREFIX_ATTRIBUTE) or {}).get("S")
         if finest is None:
             continue
-        new_mac, old_mac = new.get("code_mac"), old.get("code_mac")
+        new_mac, old_mac = new.get(CODE_MAC), old.get(CODE_MAC)
         if new_mac is not None and new_mac != old_mac:
             signals.append(Signal("sent", NumberPrefixes.parse(finest)))
-        elif _is_redeem(old, new):
+        elif PREFIX_ATTRIBUTE in old and _is_approval(old, new):
             signals.append(Signal("verified", NumberPrefixes.parse(old[PREFIX_ATTRIBUTE]["S"])))
     return signals
 
 
-def _is_redeem(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether a change removed the code and zeroed counted attempts, as only a redeem does."""
-    removed = "code_mac" in old and "code_mac" not in new and PREFIX_ATTRIBUTE in old
-    return removed and _int(old, "attempts") > 0 and _int(new, "attempts") == 0
+def _is_approval(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a change approved the verification (verify's write that used the live code)."""
+    return any(t.type == EventType.APPROVED for t in transitions(old, new))

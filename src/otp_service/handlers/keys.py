@@ -1,8 +1,9 @@
-"""Keyed MACs for codes and destinations, under a subkey derived from a KMS HMAC key.
+"""Keyed MACs for codes and destinations, under subkeys derived from KMS HMAC keys.
 
-The KMS key never leaves KMS. Each container asks KMS once (GenerateMac over a fixed label)
-for a subkey and keeps it in memory only, so request and verify need no KMS call of their own.
-Every stored code records the KMS key that made its MAC, so codes in flight survive a rotation.
+The KMS keys never leave KMS. Each container asks KMS once per key (GenerateMac over a fixed
+label) for a subkey and keeps it in memory only, so request and verify need no KMS call of their
+own. After a rotation both functions also hold the retired key's subkey: codes in flight still
+verify, and a destination's sends and an `Idempotency-Key`'s first answer are still recognised.
 
 With Lambda SnapStart one initialized container is snapshotted and restored many times. Nothing
 is derived during initialization, and `forget_derived_subkeys` (registered with the runtime's
@@ -48,47 +49,40 @@ class KeyVersion:
 
 
 class MacKeyring:
-    """Derives and caches one subkey per KMS key version, safely across threads."""
+    """Derives each key's subkey on first use, once, safely across threads."""
 
-    def __init__(self, kms: KMSClient, key_id: str) -> None:
+    def __init__(self, kms: KMSClient, key_id: str, retired_key_id: str | None = None) -> None:
         self._kms = kms
-        self._key_id = key_id
-        self._current: KeyVersion | None = None
-        self._by_id: dict[str, KeyVersion] = {}
+        self._key_ids = (key_id,) if retired_key_id is None else (key_id, retired_key_id)
+        self._derived: dict[str, KeyVersion] = {}
         self._lock = threading.Lock()
         _keyrings.add(self)
 
     def forget(self) -> None:
         """Drop every derived subkey; the next use derives afresh from KMS."""
         with self._lock:
-            self._current = None
-            self._by_id = {}
+            self._derived = {}
 
     def current(self) -> KeyVersion:
-        """The subkey of the key the configured alias names now."""
-        if self._current is None:
+        """The subkey new codes are MACed under."""
+        return self._version(self._key_ids[0])
+
+    def live(self) -> tuple[KeyVersion, ...]:
+        """Every subkey a pending code may be MACed under, the current one first."""
+        return tuple(self._version(key_id) for key_id in self._key_ids)
+
+    def _version(self, key_id: str) -> KeyVersion:
+        version = self._derived.get(key_id)
+        if version is None:
             with self._lock:
-                if self._current is None:
-                    self._current = self._derive(self._key_id)
-        return self._current
-
-    def version(self, key_id: str) -> KeyVersion:
-        """The subkey of a specific (possibly rotated-out) key."""
-        current = self.current()
-        if key_id == current.key_id:
-            return current
-        with self._lock:
-            if key_id not in self._by_id:
-                self._by_id[key_id] = self._derive(key_id)
-            return self._by_id[key_id]
-
-    def _derive(self, key_id: str) -> KeyVersion:
-        answer = self._kms.generate_mac(
-            KeyId=key_id, Message=_SUBKEY_LABEL, MacAlgorithm="HMAC_SHA_256"
-        )
-        key = KeyVersion(key_id=answer["KeyId"], subkey=answer["Mac"])
-        self._by_id[key.key_id] = key
-        return key
+                version = self._derived.get(key_id)
+                if version is None:
+                    answer = self._kms.generate_mac(
+                        KeyId=key_id, Message=_SUBKEY_LABEL, MacAlgorithm="HMAC_SHA_256"
+                    )
+                    version = KeyVersion(key_id=answer["KeyId"], subkey=answer["Mac"])
+                    self._derived[key_id] = version
+        return version
 
 
 def forget_derived_subkeys() -> None:

@@ -2,8 +2,11 @@
 
 The user's item carries the state of the user's latest verification beside the pending code
 (never the code or the full destination); each write to it that changes that state is one
-transition. Verify, cancel and request already write that item, so recording an outcome costs
-them no extra AWS call, and every event is decoded afterwards from the item's before and after
+transition. Cancel and a refused send record their outcome in the write they already make.
+Verify's one write records only the attempt: approved (the first attempt that used the code,
+before it expired) and max_attempts_reached (the attempt that made the failures reach the
+code's limit) are read from the attempts themselves (`attempts.py`), exactly, in the item and
+in the stream's images alike. Every event is decoded afterwards from the item's before and after
 images. The decoding here is pure: the events function feeds it stream records.
 """
 
@@ -18,6 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .attempts import MAX_ATTEMPTS, code_mac_of, entries_of, used_index
 from .table import PARTITION_KEY, user_of
 
 VERIFICATION_ID_PREFIX = "vf_"
@@ -169,7 +173,7 @@ def state_of(image: dict[str, Any] | None) -> VerificationState | None:
     """The verification an item image (DynamoDB JSON) records, if it records one."""
     if not image or VERIFICATION_ID not in image:
         return None
-    outcome = image.get(OUTCOME, {}).get("S")
+    outcome, outcome_at = _recorded_outcome(image)
     return VerificationState(
         verification_id=image[VERIFICATION_ID]["S"],
         user_id=image[USER_ID]["S"] if USER_ID in image else user_of(image[PARTITION_KEY]["S"]),
@@ -177,10 +181,40 @@ def state_of(image: dict[str, Any] | None) -> VerificationState | None:
         destination=image.get(MASKED_DESTINATION, {}).get("S", ""),
         created_at=int(image[CREATED_AT]["N"]),
         expires_at=int(image[EXPIRES_AT]["N"]),
-        outcome=Status(outcome) if outcome else None,
-        outcome_at=int(image[OUTCOME_AT]["N"]) if OUTCOME_AT in image else None,
+        outcome=outcome,
+        outcome_at=outcome_at,
         test=bool(image.get(TEST, {}).get("BOOL", False)),
     )
+
+
+def _recorded_outcome(image: dict[str, Any]) -> tuple[Status | None, int | None]:
+    """The first outcome the item records: one a write stored, or one its attempts show."""
+    stored = image.get(OUTCOME, {}).get("S")
+    candidates = []
+    if stored:
+        at = int(image[OUTCOME_AT]["N"]) if OUTCOME_AT in image else 0
+        candidates.append((at, 0, Status(stored)))
+    attempted = _attempted_outcome(image)
+    if attempted is not None:
+        # A cancel and a verify in the same second: never say approved when verify may have
+        # seen the cancel and refused.
+        candidates.append((attempted[1], 1, attempted[0]))
+    if not candidates:
+        return None, None
+    at, _, status = min(candidates)
+    return status, at
+
+
+def _attempted_outcome(image: dict[str, Any]) -> tuple[Status, int] | None:
+    """What verify's attempts decided: the code used, or its failures at the limit."""
+    entries = entries_of(image)
+    limit = int(image[MAX_ATTEMPTS]["N"]) if MAX_ATTEMPTS in image else None
+    used = used_index(entries, code_mac_of(image), limit)
+    if used is not None:
+        return Status.APPROVED, entries[used].at  # or expired, if used after `expires_at`
+    if limit is not None and len(entries) >= limit:
+        return Status.MAX_ATTEMPTS_REACHED, entries[limit - 1].at
+    return None
 
 
 def transitions(

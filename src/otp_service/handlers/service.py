@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .attempts import Entry, tag, used_index
 from .delivery import MessageSender
 from .errors import (
     DeliveryFailed,
@@ -68,11 +69,7 @@ class CodeStore(Protocol):
 
     def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None: ...
 
-    def count_attempt(self, user_id: str, limits: SendLimits) -> Attempt: ...
-
-    def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None: ...
-
-    def lock_out(self, user_id: str, cooldown_until: int, now: int) -> None: ...
+    def attempt(self, user_id: str, guesses: list[bytes], limits: SendLimits) -> Attempt: ...
 
     def cancel(self, user_id: str, now: int) -> None: ...
 
@@ -137,7 +134,6 @@ def request_token(
         user_id=body.user_id,
         channel=body.channel,
         code_mac=key.code_mac(body.user_id, code),
-        key_id=key.key_id,
         destination_mac=key.destination_mac(destination.lower()),
         verification_id=verification_id,
         masked_destination=masked,
@@ -201,47 +197,64 @@ def request_token(
 def verify_token(
     body: VerifyTokenBody, *, now: int, policy: Policy, store: CodeStore, keyring: MacKeyring
 ) -> Answer:
-    """Count the attempt, then accept the user's pending code at most once."""
-    code = parse_code(body.code, policy.code_length)
-    limits = SendLimits.of(policy, now)
-    current = keyring.current()  # derived at cold start, before an attempt is counted
-    attempt = store.count_attempt(body.user_id, limits)
-    # The key that made the pending code, which after a rotation is not the current one.
-    key = keyring.version(attempt.key_id) if attempt.key_id else current
-    guess = key.code_mac(body.user_id, code)
-    if attempt.attempts <= policy.max_verify_attempts and _is_live_match(guess, attempt, now):
-        channel = store.redeem(body.user_id, guess, now)
-        if channel is not None:
-            count(Metric.CODE_VERIFIED, channel)
-            logger.info("verification approved", extra={"channel": channel})
-            return Answer(200, {"status": "approved", "verified": True})
+    """Record the attempt in one write; accept a live, unused code at most once.
 
+    Failed attempts are counted in the fixed windows the send limits use, the same for every
+    user, and a code is dead after `maxVerifyAttempts` of them.
+    """
+    code = parse_code(body.code, policy.code_length)
+    # The guess under every live key: a code in flight may predate a key rotation.
+    guesses = [key.code_mac(body.user_id, code) for key in keyring.live()]
+    limits = SendLimits.of(policy, now)
+    attempt = store.attempt(body.user_id, guesses, limits)
     channel = attempt.channel
-    if attempt.attempts < policy.max_verify_attempts:
+    if _wins(guesses, attempt, policy.max_verify_attempts, now):
+        count(Metric.CODE_VERIFIED, channel)
+        logger.info("verification approved", extra={"channel": channel})
+        return Answer(200, {"status": "approved", "verified": True})
+    entries = attempt.earlier
+    if attempt.counted:
+        entries = (*entries, Entry(now, frozenset(tag(guess) for guess in guesses)))
+    used = used_index(entries, attempt.code_mac, policy.max_verify_attempts)
+    failed = [
+        entry
+        for index, entry in enumerate(entries)
+        if index != used and entry.at >= limits.window_start
+    ]
+    if len(failed) < policy.max_verify_attempts:
         count(Metric.VERIFY_FAILED, channel)
-        logger.info(
-            "verification rejected", extra={"channel": channel, "attempts": attempt.attempts}
-        )
+        logger.info("verification rejected", extra={"channel": channel, "attempts": len(failed)})
         raise InvalidCode
-    cooldown_until = attempt.cooldown_until
-    if attempt.attempts == policy.max_verify_attempts:
-        cooldown_until = now + policy.resend_cooldown_seconds
-        store.lock_out(body.user_id, cooldown_until, now)
+    this_failed = attempt.counted and used != len(entries) - 1
+    if this_failed and len(failed) == policy.max_verify_attempts:
         count(Metric.LOCKED_OUT, channel)
         logger.warning("user locked out", extra={"channel": channel})
     else:
         count(Metric.VERIFY_FAILED, channel)
-    raise TooManyAttempts(cooldown_until - now)
+    # The window's lockout holds off a new code for the cooldown after it; request-token
+    # accepts one by then (see `lockout_over`), and the time is the same for every user.
+    locked_at = failed[policy.max_verify_attempts - 1].at
+    raise TooManyAttempts(locked_at + policy.resend_cooldown_seconds - now)
 
 
-def _is_live_match(guess: bytes, attempt: Attempt, now: int) -> bool:
-    """Whether the guess is the live pending code, compared in constant time.
+def _wins(guesses: list[bytes], attempt: Attempt, max_attempts: int, now: int) -> bool:
+    """Whether this attempt accepts the code: written, a match, live, unused, not locked out.
 
-    With no code pending the comparison still runs, against nothing, so it takes as long.
+    The guesses are compared in constant time, against nothing when no code is pending, so an
+    unknown user's verify takes as long as a known one's.
     """
-    stored = attempt.code_mac if attempt.code_mac is not None else bytes(len(guess))
-    same = hmac.compare_digest(guess, stored)
-    return same and attempt.code_mac is not None and attempt.code_expires_at > now
+    stored = attempt.code_mac if attempt.code_mac is not None else bytes(len(guesses[0]))
+    same = [hmac.compare_digest(guess, stored) for guess in guesses]
+    unused = used_index(attempt.earlier, attempt.code_mac, max_attempts) is None
+    return (
+        any(same)
+        and attempt.counted
+        and attempt.code_mac is not None
+        and attempt.code_expires_at > now
+        and not attempt.ended
+        and unused
+        and len(attempt.earlier) < max_attempts
+    )
 
 
 def cancel_token(body: CancelTokenBody, *, now: int, store: CodeStore) -> Answer:

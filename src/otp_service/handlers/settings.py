@@ -15,6 +15,7 @@ from .messages import Autofill
 
 ENV_TABLE_NAME = "OTP_TABLE_NAME"
 ENV_MAC_KEY_ID = "OTP_MAC_KEY_ID"
+ENV_RETIRED_MAC_KEY_ID = "OTP_RETIRED_MAC_KEY_ID"
 ENV_BRAND_NAME = "OTP_BRAND_NAME"
 ENV_EMAIL_SENDER = "OTP_EMAIL_SENDER"
 ENV_SMS_SENDER_ID = "OTP_SMS_SENDER_ID"
@@ -109,6 +110,8 @@ class Settings(BaseModel):
     table_name: str = Field(min_length=3)
     mac_key_id: str | None = None
     """The KMS HMAC key the code MACs derive from; cancel-token needs none."""
+    retired_mac_key_id: str | None = None
+    """The previous generation's key, which verify-token still checks codes in flight under."""
     brand_name: str = Field(min_length=1, max_length=40)
     email_sender: str | None = None
     sms_sender_id: str | None = None
@@ -137,6 +140,7 @@ class Settings(BaseModel):
         return cls(
             table_name=env.get(ENV_TABLE_NAME, ""),
             mac_key_id=env.get(ENV_MAC_KEY_ID) or None,
+            retired_mac_key_id=env.get(ENV_RETIRED_MAC_KEY_ID) or None,
             brand_name=env.get(ENV_BRAND_NAME, "OTP"),
             email_sender=env.get(ENV_EMAIL_SENDER) or None,
             sms_sender_id=env.get(ENV_SMS_SENDER_ID) or None,

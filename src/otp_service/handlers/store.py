@@ -6,12 +6,23 @@ and every condition checks expiry itself, because TTL deletion lags by up to two
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from . import lifecycle
+from .attempts import (
+    ATTEMPTS,
+    CODE_MAC,
+    MADE_AT,
+    MAX_ATTEMPTS,
+    Entry,
+    code_mac_of,
+    entries_of,
+    entry_value,
+)
 from .errors import (
     DependencyUnavailable,
     DestinationBlocked,
@@ -43,7 +54,7 @@ if TYPE_CHECKING:
 IDEMPOTENCY_TTL_SECONDS = 600
 """How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
 
-_CODE_FIELDS = "code_mac, key_id, code_expires_at"
+_CODE_FIELDS = f"{CODE_MAC}, code_expires_at"
 _OUTCOME = lifecycle.OUTCOME
 # The first outcome a verification gets is its last: a later write never overwrites it.
 _END_ONCE = (
@@ -64,6 +75,7 @@ class SendLimits:
     resend_cooldown_seconds: int
     max_sends_per_window: int
     send_window_seconds: int
+    max_verify_attempts: int
 
     @classmethod
     def of(cls, policy: Policy, now: int) -> SendLimits:
@@ -74,6 +86,7 @@ class SendLimits:
             resend_cooldown_seconds=policy.resend_cooldown_seconds,
             max_sends_per_window=policy.max_sends_per_window,
             send_window_seconds=policy.send_window_seconds,
+            max_verify_attempts=policy.max_verify_attempts,
         )
 
     @property
@@ -85,6 +98,18 @@ class SendLimits:
     def window_end(self) -> int:
         """When the current send window closes."""
         return (self.window + 1) * self.send_window_seconds
+
+    @property
+    def attempt_room(self) -> int:
+        """The attempts one code records: the failures that kill it, the one that may use it,
+        and as many again, so that a user's own attempts in an earlier window leave a full
+        window's count for later guesses (as for a user who never had a code)."""
+        return 2 * self.max_verify_attempts + 1
+
+    @property
+    def window_start(self) -> int:
+        """When the current send window opened; failed attempts are counted in the same ones."""
+        return self.window * self.send_window_seconds
 
     @property
     def horizon(self) -> int:
@@ -101,7 +126,6 @@ class PendingCode:
     user_id: str
     channel: str
     code_mac: bytes
-    key_id: str
     destination_mac: str
     verification_id: str
     masked_destination: str
@@ -125,15 +149,18 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True)
 class Attempt:
-    """The user's item just after one more verification attempt was counted."""
+    """One verification attempt, as the single write that made it found the user's item."""
 
-    attempts: int
-    cooldown_until: int
-    channel: str
+    counted: bool
+    """False when the item already held every entry a code allows: nothing was written."""
+    earlier: tuple[Entry, ...]
+    """The attempts recorded before this one, since the user's latest code."""
     code_mac: bytes | None
-    """The pending code's MAC, or None when no code is pending."""
-    key_id: str | None
+    """The latest code's MAC, or None when the user has none."""
     code_expires_at: int
+    ended: bool
+    """The latest code's verification already has an outcome (a cancel): no guess can win."""
+    channel: str
 
 
 def _n(value: int) -> dict[str, str]:
@@ -144,8 +171,29 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def _int(item: dict[str, Any], name: str, default: int = 0) -> int:
+def _int(item: Mapping[str, Any], name: str, default: int = 0) -> int:
     return int(item[name]["N"]) if name in item else default
+
+
+def lockout_over(entries: tuple[Entry, ...], limits: SendLimits) -> int:
+    """When request-token accepts a new code again as far as the attempts go: the cooldown
+    after the `max_verify_attempts`-th entry. That is never later than a lockout's answer (the
+    cooldown after the window's `max_verify_attempts`-th failure), and the same time when the
+    window holds every entry and none used the code."""
+    if len(entries) < limits.max_verify_attempts:
+        return limits.now
+    return entries[limits.max_verify_attempts - 1].at + limits.resend_cooldown_seconds
+
+
+def _attempt(old: Mapping[str, Any], *, counted: bool) -> Attempt:
+    return Attempt(
+        counted=counted,
+        earlier=entries_of(old),
+        code_mac=code_mac_of(old),
+        code_expires_at=_int(old, "code_expires_at"),
+        ended=lifecycle.OUTCOME in old,
+        channel=str(old.get("channel", {}).get("S", "unknown")),
+    )
 
 
 class OtpStore:
@@ -231,13 +279,15 @@ class OtpStore:
         self, code: PendingCode, limits: SendLimits, key_digest: str | None
     ) -> list[TransactWriteItemTypeDef]:
         # The user item is ours unless a newer code replaced it: a code burned by a cancel or a
-        # lockout still leaves our cooldown, which must go with the undelivered send.
+        # lockout still leaves our cooldown and attempts, which must go with the undelivered send.
         parts: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
-                    "UpdateExpression": f"REMOVE {_CODE_FIELDS}, cooldown_until SET {_END_ONCE}",
+                    "UpdateExpression": (
+                        f"REMOVE {_CODE_FIELDS}, cooldown_until, {ATTEMPTS} SET {_END_ONCE}"
+                    ),
                     "ConditionExpression": "attribute_not_exists(code_mac) OR code_mac = :mac",
                     "ExpressionAttributeValues": {
                         ":mac": {"B": code.code_mac},
@@ -295,105 +345,52 @@ class OtpStore:
             return None
         return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
 
-    def redeem(self, user_id: str, code_mac: bytes, now: int) -> str | None:
-        """Burn the pending code if it is still `code_mac` and live; its channel, or None.
+    def attempt(self, user_id: str, guesses: list[bytes], limits: SendLimits) -> Attempt:
+        """Record one verification attempt, in one conditional write, and return the item as it
+        was before it (`ALL_OLD`): the earlier entries say whether this guess can still win.
 
-        The condition makes a code accepted at most once, however many verifies race for it.
+        Past the entries a code records (`SendLimits.attempt_room`), the condition refuses the
+        write and DynamoDB returns the item anyway (`ReturnValuesOnConditionCheckFailure`), so
+        every outcome, for a known user or an unknown one, is this one request.
         """
         try:
             answer = self._db.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
                 UpdateExpression=(
-                    f"REMOVE {_CODE_FIELDS} SET attempts = :zero, {_OUTCOME} = :approved, "
-                    f"{lifecycle.OUTCOME_AT} = :now"
+                    f"SET {ATTEMPTS} = list_append(if_not_exists({ATTEMPTS}, :none), :entry), "
+                    f"{TTL_ATTRIBUTE} = :horizon"
                 ),
-                ConditionExpression="code_mac = :mac AND code_expires_at > :now",
+                ConditionExpression=f"attribute_not_exists({ATTEMPTS}) OR size({ATTEMPTS}) < :room",
                 ExpressionAttributeValues={
-                    ":mac": {"B": code_mac},
-                    ":now": _n(now),
-                    ":zero": _n(0),
-                    ":approved": _s(lifecycle.Status.APPROVED),
+                    ":none": {"L": []},
+                    ":entry": {"L": [entry_value(limits.now, guesses)]},
+                    ":horizon": _n(limits.horizon),
+                    ":room": _n(limits.attempt_room),
                 },
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            return None
-        return str(answer["Attributes"].get("channel", {}).get("S", "unknown"))
-
-    def count_attempt(self, user_id: str, limits: SendLimits) -> Attempt:
-        """Count one verification attempt, pending code or not, and return the item as it is now.
-
-        Counting comes before any comparison, so racing guesses cannot all be compared before
-        one of them is counted; a successful redeem resets the count.
-        """
-        key = {PARTITION_KEY: _s(user_key(user_id))}
-        values = {
-            ":one": _n(1),
-            ":reset": _n(limits.now + limits.send_window_seconds),
-            ":horizon": _n(limits.horizon),
-        }
-        try:
-            answer = self._db.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression=(
-                    "SET attempts_reset_at = if_not_exists(attempts_reset_at, :reset), "
-                    f"{TTL_ATTRIBUTE} = :horizon ADD attempts :one"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(attempts_reset_at) OR attempts_reset_at > :now"
-                ),
-                ExpressionAttributeValues={**values, ":now": _n(limits.now)},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            # The failed-attempt window has passed: start a new count, and the old code goes.
-            answer = self._db.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression=(
-                    f"SET attempts = :one, attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon "
-                    f"REMOVE {_CODE_FIELDS}"
-                ),
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        item = answer["Attributes"]
-        return Attempt(
-            attempts=_int(item, "attempts"),
-            cooldown_until=_int(item, "cooldown_until"),
-            channel=str(item.get("channel", {}).get("S", "unknown")),
-            code_mac=bytes(item["code_mac"]["B"]) if "code_mac" in item else None,
-            key_id=str(item["key_id"]["S"]) if "key_id" in item else None,
-            code_expires_at=_int(item, "code_expires_at"),
-        )
-
-    def lock_out(self, user_id: str, cooldown_until: int, now: int) -> None:
-        """Burn the pending code and hold off new requests until `cooldown_until`."""
-        self._db.update_item(
-            TableName=self._table,
-            Key={PARTITION_KEY: _s(user_key(user_id))},
-            UpdateExpression=f"REMOVE {_CODE_FIELDS} SET cooldown_until = :until, {_END_ONCE}",
-            ExpressionAttributeValues={
-                ":until": _n(cooldown_until),
-                ":outcome": _s(lifecycle.Status.MAX_ATTEMPTS_REACHED),
-                ":now": _n(now),
-            },
-        )
+            return _attempt(error.response.get("Item", {}), counted=False)
+        return _attempt(answer.get("Attributes", {}), counted=True)
 
     def cancel(self, user_id: str, now: int) -> None:
-        """Burn the user's pending code, if any."""
+        """End the user's latest verification, if it has not ended: its code is never accepted.
+
+        The code's MAC stays until the next code replaces it, so the attempts still say which
+        of them, if any, used it (see `attempts.py`).
+        """
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={PARTITION_KEY: _s(user_key(user_id))},
-                UpdateExpression=f"REMOVE {_CODE_FIELDS} SET {_END_ONCE}",
-                ConditionExpression="attribute_exists(code_mac)",
+                UpdateExpression=f"SET {_END_ONCE}",
+                ConditionExpression=(
+                    f"attribute_exists({CODE_MAC}) AND attribute_not_exists({_OUTCOME})"
+                ),
                 ExpressionAttributeValues={
                     ":outcome": _s(lifecycle.Status.CANCELED),
                     ":now": _n(now),
@@ -410,30 +407,33 @@ class OtpStore:
         if code.fraud_prefix is not None:
             prefix = {":prefix": {"S": code.fraud_prefix}}
             prefix_set, prefix_remove = f", {PREFIX_ATTRIBUTE} = :prefix", ""
+        lockout = f"{ATTEMPTS}[{limits.max_verify_attempts - 1}]"
         return {
             "TableName": self._table,
             "Key": {PARTITION_KEY: _s(user_key(code.user_id))},
+            # A new code starts a fresh list of attempts.
             "UpdateExpression": (
-                "SET code_mac = :mac, key_id = :key, code_expires_at = :expires, "
-                "cooldown_until = :cooldown, channel = :channel, attempts = :zero, "
-                f"attempts_reset_at = :reset, {TTL_ATTRIBUTE} = :horizon, "
+                f"SET {CODE_MAC} = :mac, code_expires_at = :expires, "
+                f"cooldown_until = :cooldown, channel = :channel, {MAX_ATTEMPTS} = :max, "
+                f"{TTL_ATTRIBUTE} = :horizon, "
                 f"{lifecycle.VERIFICATION_ID} = :verification, {lifecycle.CREATED_AT} = :now, "
                 f"{lifecycle.EXPIRES_AT} = :expires, {lifecycle.MASKED_DESTINATION} = :masked, "
                 f"{lifecycle.TEST} = :test{prefix_set} "
-                f"REMOVE {_OUTCOME}, {lifecycle.OUTCOME_AT}{prefix_remove}"
+                f"REMOVE {ATTEMPTS}, {_OUTCOME}, {lifecycle.OUTCOME_AT}{prefix_remove}"
             ),
+            # The cooldown, and a lockout's: no new code until `resend_cooldown_seconds` after
+            # the `max_verify_attempts`-th attempt (the time the lockout's answer gave).
             "ConditionExpression": (
-                "attribute_not_exists(cooldown_until) OR cooldown_until <= :now"
+                "(attribute_not_exists(cooldown_until) OR cooldown_until <= :now) AND "
+                f"(attribute_not_exists({lockout}) OR {lockout}.{MADE_AT} <= :lockout_over)"
             ),
             "ExpressionAttributeValues": {
                 ":mac": {"B": code.code_mac},
-                ":key": _s(code.key_id),
                 ":expires": _n(limits.now + limits.code_ttl_seconds),
                 ":cooldown": _n(limits.now + limits.resend_cooldown_seconds),
                 ":channel": _s(code.channel),
-                ":zero": _n(0),
-                # The attempt count outlives the code, so its reset cannot burn a live code.
-                ":reset": _n(limits.now + max(limits.send_window_seconds, limits.code_ttl_seconds)),
+                ":max": _n(limits.max_verify_attempts),
+                ":lockout_over": _n(limits.now - limits.resend_cooldown_seconds),
                 ":horizon": _n(limits.horizon),
                 ":now": _n(limits.now),
                 ":verification": _s(code.verification_id),
@@ -514,6 +514,7 @@ class OtpStore:
         if "code" in refused:
             item = reasons["code"].get("Item") or {}
             waits.append(_int(item, "cooldown_until") - limits.now)
+            waits.append(lockout_over(entries_of(item), limits) - limits.now)
         if refused & {"user_sends", "destination_sends"}:
             waits.append(limits.window_end - limits.now)
         if waits == [1] and "TransactionConflict" not in codes.values():
