@@ -23,26 +23,44 @@ def measure(scale: float) -> dict[str, Any]:
     """Both runs and the comparison the issue asks for."""
     isolate_from_aws()
     from otp_service.handlers.fraud import FraudPolicy
-    from tests.fraud.simulation import Scenario, run_day
+    from tests.fraud.simulation import Scenario, attacked_share, run_day
 
-    scenario = Scenario(
-        legit_per_hour=100 * scale,
-        attack_first_per_hour=20 * scale,
-        attack_last_per_hour=400 * scale,
-    )
+    def at(seed: int) -> Scenario:
+        return Scenario(
+            legit_per_hour=100 * scale,
+            attack_first_per_hour=20 * scale,
+            attack_last_per_hour=400 * scale,
+            seed=seed,
+        )
+
+    scenario = at(Scenario().seed)
     runs: dict[str, Any] = {}
     for name, guard in (("static", FraudPolicy(enabled=False)), ("guard", FraudPolicy())):
         started = time.perf_counter()
         runs[name] = run_day(guard, scenario).as_json()
         runs[name]["seconds"] = round(time.perf_counter() - started, 1)
     static, guard = runs["static"]["attacker_sent"], runs["guard"]["attacker_sent"]
+    # One day's refusals are a handful of legitimate numbers that happen to fall in the
+    # attacker's ranges; the share of such numbers over many seeded days is what to expect.
+    shares = [attacked_share(at(seed)) for seed in range(1, COLLATERAL_SEEDS + 1)]
+    in_ranges, legit = sum(hit for hit, _ in shares), sum(total for _, total in shares)
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "scenario": scenario.__dict__,
         "runs": runs,
         "attacker_spend_cut": 1 - guard / max(static, 1),
         "legit_refused_share": runs["guard"]["legit_refused_share"],
+        "collateral_bound": {
+            "seeds": COLLATERAL_SEEDS,
+            "legit_requests": legit,
+            "in_attacked_ranges": in_ranges,
+            "share": in_ranges / max(legit, 1),
+        },
     }
+
+
+COLLATERAL_SEEDS = 100
+"""Seeded days over which the share of legitimate numbers in the attacker's ranges is taken."""
 
 
 def render(result: dict[str, Any]) -> str:
@@ -69,6 +87,12 @@ def render(result: dict[str, Any]) -> str:
     lines.append(
         f"\nAttacker spend cut: **{result['attacker_spend_cut']:.1%}** (target >= 95%); "
         f"legitimate requests refused: **{result['legit_refused_share']:.2%}** (target <= 0.1%)."
+    )
+    bound = result["collateral_bound"]
+    lines.append(
+        f"Legitimate requests to numbers in the attacker's ranges over {bound['seeds']} seeded "
+        f"days (the most the guard refuses while it blocks only those ranges): "
+        f"{bound['in_attacked_ranges']} of {bound['legit_requests']}, **{bound['share']:.3%}**."
     )
     return "\n".join(lines)
 

@@ -181,11 +181,15 @@ def _sweep_expired(table: _Table, now: int) -> None:
             del items[key]
 
 
-def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
-    """Replay one day; every SMS is a real handler call that reached moto's SNS."""
+Call = tuple[float, int, str, str, str]
+"""One call of the day: (seconds into it, tie-breaker, legit/verify/attack, user id, number)."""
+
+
+def plan_day(scenario: Scenario) -> tuple[list[tuple[str, str]], list[Call]]:
+    """The attacker's ranges and every call of the day, in time order (a heap)."""
     rng = random.Random(scenario.seed)
     prefixes = attack_prefixes(rng)
-    queue: list[tuple[float, int, str, str, str]] = []
+    queue: list[Call] = []
     regions = list(COUNTRIES)
     for n, t in enumerate(
         _arrivals(rng, scenario.hours, lambda h: _legit_rate(h, scenario.legit_per_hour))
@@ -207,7 +211,24 @@ def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
         region, prefix = prefixes[n % len(prefixes)]
         number = random_number(rng, region, prefix)
         heapq.heappush(queue, (t, -n - 1, "attack", f"bot-{n}-{rng.getrandbits(32):x}", number))
+    return prefixes, queue
 
+
+def attacked_share(scenario: Scenario) -> tuple[int, int]:
+    """Legitimate requests to a number in one of the attacker's ranges, and all of them.
+
+    Only a block on those ranges can refuse such a request, so when the guard blocks no other
+    range this bounds its collateral from above (without running the handlers).
+    """
+    prefixes, queue = plan_day(scenario)
+    ranges = tuple(prefix.replace(" ", "") for _, prefix in prefixes)
+    legit = [number for _, _, kind, _, number in queue if kind == "legit"]
+    return sum(number.startswith(ranges) for number in legit), len(legit)
+
+
+def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
+    """Replay one day; every SMS is a real handler call that reached moto's SNS."""
+    _, queue = plan_day(scenario)
     result = DayResult()
     with _service(guard) as (service, consumer, table):
         swept_hour = 0
