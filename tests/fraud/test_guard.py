@@ -12,9 +12,9 @@ import pytest
 from otp_service import fraud_cli
 from otp_service.components.fraud_admin import fraud_admin_statements
 from otp_service.handlers.events import process
-from otp_service.handlers.fraud import FraudPolicy
+from otp_service.handlers.fraud import FraudPolicy, NumberPrefixes
 from otp_service.handlers.fraud_events import FraudConsumer
-from otp_service.handlers.fraud_store import BLOCKS_KEY, FraudLedger, prefix_key
+from otp_service.handlers.fraud_store import BLOCKS_KEY, FraudLedger, Signal, prefix_key
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
 from tests.support.moto_service import Service
@@ -306,3 +306,20 @@ def test_an_ordinary_send_or_verification_costs_the_consumer_four_dynamodb_calls
     assert service.verify(service.last_code(), user_id="a").status == 200
     process(_stream(service), (), (consumer,))
     assert calls == ["UpdateItem"] * 4
+
+
+def _sends(count: int, *numbers: str) -> list[Signal]:
+    return [Signal("sent", NumberPrefixes.of(n, 1)) for n in numbers for _ in range(count)]
+
+
+@pytest.mark.parametrize(("yesterday_last_window", "blocked"), [(0, ["velocity"]), (40, [])])
+def test_a_surge_in_the_day_s_first_window_is_measured_against_yesterday_s_last(
+    service: Service, yesterday_last_window: int, blocked: list[str]
+) -> None:
+    guard = FraudPolicy(velocity_min_sends=10, probation_sends=3, unproven_sends=1000)
+    ledger = FraudLedger(service.session.client("dynamodb"), service.settings.table_name, guard)
+    midnight = 20_000 * DAY
+    others = [f"+1{201 + n}5550123" for n in range(10)]  # ten distinct ranges
+    ledger.apply(_sends(1, *others[: yesterday_last_window // 4]) * 4, midnight - 60)
+    blocks = ledger.apply(_sends(1, *others) + _sends(3, NUMBER), midnight + 60)
+    assert [block.reason for block in blocks] == blocked
