@@ -442,10 +442,11 @@ def test_stack_exports_what_a_consumer_needs(run_stack: RunProgram) -> pulumi.Ou
 
 
 @pulumi_test
-def test_raising_the_mac_key_generation_keeps_the_previous_key_for_verify_only(
+def test_raising_the_mac_key_generation_keeps_the_previous_key_for_request_and_verify(
     run_stack: RunProgram,
 ) -> pulumi.Output[None]:
-    """A rotation window: new codes use generation 2, codes in flight still verify under 1."""
+    """A rotation window: new codes use generation 2; codes in flight still verify under 1, and
+    destinations counted under 1 still count."""
 
     def check(recording: Recording) -> None:
         keys = {
@@ -474,7 +475,12 @@ def test_raising_the_mac_key_generation_keeps_the_previous_key_for_verify_only(
             ]
             for path in ("request-token", "verify-token")
         }
-        assert mac_grants == {"request-token": [[current]], "verify-token": [[current, retired]]}
+        assert mac_grants == {
+            "request-token": [[current, retired]],
+            "verify-token": [[current, retired]],
+        }
+        request_environment = function_for(recording, "request-token").inputs["environment"]
+        assert request_environment["variables"]["OTP_RETIRED_MAC_KEY_ID"] == retired
 
     return run_stack("dev", macKeyGeneration=2).settled().apply(check)
 

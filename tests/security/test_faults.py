@@ -163,13 +163,12 @@ def test_the_key_source_down_mid_flight_does_not_matter_once_the_subkey_exists(
     assert not [c for c in service.calls[before:] if c.startswith("kms.")]
 
 
-def test_a_rotated_key_down_mid_flight_is_503(service: Service) -> None:
-    """A code minted under the previous key needs that key's subkey: a dependency, so 503."""
+def test_a_rotated_key_down_at_a_cold_start_is_503(service: Service) -> None:
+    """After a rotation both functions need the previous key's subkey: a dependency, so 503."""
     service.request()
     code = service.last_code()
     service.rotate_mac_key()
     service.cold_start()
-    service.request(user_id="other", destination="+14155550124")
     service.fail("kms.GenerateMac", "KMSInvalidStateException")
     assert service.verify(code).status == 503
     service.heal()
@@ -234,7 +233,10 @@ def worst_case_seconds(config: Config) -> float:
 
 def _budget(calls: list[str]) -> float:
     configs = {"dynamodb": DATA_CONFIG, "kms": DATA_CONFIG}
-    return sum(worst_case_seconds(configs.get(c.split(".")[0], SEND_CONFIG)) for c in calls)
+    # A cold start after a rotation derives both subkeys side by side: one round trip's time
+    # (tests/unit/test_keyring.py proves they overlap).
+    waits = [c for n, c in enumerate(calls) if c != "kms.GenerateMac" or calls[n - 1 : n] != [c]]
+    return sum(worst_case_seconds(configs.get(c.split(".")[0], SEND_CONFIG)) for c in waits)
 
 
 def _path(service: Service, steps: Callable[[], Reply]) -> list[str]:
@@ -263,6 +265,12 @@ def test_every_path_s_worst_case_fits_inside_the_function_timeout(service: Servi
     )
     code = service.last_code()
     service.rotate_mac_key()
+    service.cold_start()
+    service.fail("sns.Publish", "Throttling")
+    paths["request after a rotation, send fails and is undone"] = _path(
+        service, lambda: service.request(user_id="rotated", destination="+14155550125")
+    )
+    service.heal()
     service.cold_start()
     service.request(user_id="other", destination="+14155550124")
     service.cold_start()

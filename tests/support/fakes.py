@@ -106,7 +106,7 @@ class FakeStore:
         user = self.users.setdefault(code.user_id, _User())
         counters = [
             f"user#{limits.window}#{code.user_id}",
-            f"dest#{limits.window}#{code.destination_mac}",
+            *(f"dest#{limits.window}#{mac}" for mac in code.destination_macs()),
         ]
         waits = []
         if user.cooldown_until > limits.now:
@@ -145,7 +145,7 @@ class FakeStore:
             user.attempts, user.ended = [], True
         for counter in (
             f"user#{limits.window}#{code.user_id}",
-            f"dest#{limits.window}#{code.destination_mac}",
+            *(f"dest#{limits.window}#{mac}" for mac in code.destination_macs()),
         ):
             self.sends[counter] -= 1
         if key_digest is not None:

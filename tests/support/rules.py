@@ -68,7 +68,8 @@ class Rules:
         """A new MAC key generation, and new containers: verify keeps the retired key."""
         retired = self.key_id
         self.key_id = f"key-{int(retired.removeprefix('key-')) + 1}"
-        self.request_keys = keyring(self.kms, self.key_id)
+        # Both get the retired key, as the component configures them during a rotation.
+        self.request_keys = keyring(self.kms, self.key_id, retired)
         self.verify_keys = keyring(self.kms, self.key_id, retired)
 
     def last_code(self) -> str:

@@ -237,3 +237,16 @@ def test_an_idempotency_key_must_be_1_to_64_visible_ascii_characters(
 def test_idempotency_keys_at_the_limits_are_accepted(rules: Rules, key: str) -> None:
     assert rules.request(idempotency_key=key).status == 202
     assert list(rules.store.records) == [hashlib.sha256(key.encode()).hexdigest()]
+
+
+def test_a_rotation_keeps_counting_a_destination_under_its_old_name(rules: Rules) -> None:
+    """Issue 11, defect 4: the destination's sends before a rotation still count after it."""
+    rules.policy = rules.policy.model_copy(update={"resend_cooldown_seconds": 0})
+    for n in range(3):
+        rules.request(user_id=f"u{n}")
+    rules.rotate()
+    for n in range(3, 5):
+        rules.request(user_id=f"u{n}")
+    with pytest.raises(RateLimited):
+        rules.request(user_id="u5")
+    assert sorted(n for name, n in rules.store.sends.items() if name.startswith("dest")) == [2, 5]

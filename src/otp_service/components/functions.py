@@ -265,8 +265,9 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
         environment[ENV_EVENTS_TOPIC_ARN] = shared.events.topic.arn
     if route in (REQUEST_TOKEN, VERIFY_TOKEN):
         environment[ENV_MAC_KEY_ID] = shared.keys.mac_key.arn
-    if route == VERIFY_TOKEN and shared.keys.retired_mac_key is not None:
-        # Verify tries each guess under both generations in its one write (codes in flight).
+    if route in (REQUEST_TOKEN, VERIFY_TOKEN) and shared.keys.retired_mac_key is not None:
+        # Verify tries each guess under both generations in its one write (codes in flight);
+        # request counts a destination's sends under both, so a rotation resets no limit.
         environment[ENV_RETIRED_MAC_KEY_ID] = shared.keys.retired_mac_key.arn
     if route == REQUEST_TOKEN:
         environment[ENV_BRAND_NAME] = infrastructure.brand_name
@@ -324,11 +325,12 @@ def _statements(
         )
     if route == CANCEL_TOKEN:
         statements.append(allow("BurnPendingCode", ["dynamodb:UpdateItem"], [table_arn]))
+    # Codes issued before a rotation, and destinations counted before it, are MACed under the
+    # retired key: verify and request still derive its subkey.
+    mac_keys: list[pulumi.Input[str]] = [shared.keys.mac_key.arn]
+    if shared.keys.retired_mac_key is not None:
+        mac_keys.append(shared.keys.retired_mac_key.arn)
     if route == VERIFY_TOKEN:
-        # Codes issued before a rotation name the retired key; verify still derives its subkey.
-        mac_keys: list[pulumi.Input[str]] = [shared.keys.mac_key.arn]
-        if shared.keys.retired_mac_key is not None:
-            mac_keys.append(shared.keys.retired_mac_key.arn)
         statements += [
             allow("CountAttemptsAndConsumeCode", ["dynamodb:UpdateItem"], [table_arn]),
             allow("DeriveMacSubkey", ["kms:GenerateMac"], mac_keys),
@@ -346,7 +348,7 @@ def _statements(
                 ],
                 [table_arn],
             ),
-            allow("DeriveMacSubkey", ["kms:GenerateMac"], [shared.keys.mac_key.arn]),
+            allow("DeriveMacSubkey", ["kms:GenerateMac"], mac_keys),
             # SMS to a phone number has no resource ARN, so sns:Publish needs "*"; the Deny
             # below takes every topic away, leaving only direct SMS.
             allow("SendSmsToPhoneNumbers", ["sns:Publish"], ["*"]),

@@ -55,26 +55,35 @@ class MacKeyring:
         self._kms = kms
         self._key_ids = (key_id,) if retired_key_id is None else (key_id, retired_key_id)
         self._derived: dict[str, KeyVersion] = {}
-        self._lock = threading.Lock()
+        self._locks = {key: threading.Lock() for key in self._key_ids}
         _keyrings.add(self)
 
     def forget(self) -> None:
         """Drop every derived subkey; the next use derives afresh from KMS."""
-        with self._lock:
-            self._derived = {}
+        self._derived = {}
 
     def current(self) -> KeyVersion:
         """The subkey new codes are MACed under."""
         return self._version(self._key_ids[0])
 
     def live(self) -> tuple[KeyVersion, ...]:
-        """Every subkey a pending code may be MACed under, the current one first."""
+        """Every subkey a pending code may be MACed under, the current one first.
+
+        Missing subkeys are derived side by side, so a cold start after a rotation waits for
+        one KMS round trip, not two (the time budget in tests/security/test_faults.py).
+        """
+        missing = [key_id for key_id in self._key_ids if key_id not in self._derived]
+        if len(missing) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - after rotations only
+
+            with ThreadPoolExecutor(len(missing)) as pool:
+                list(pool.map(self._version, missing))  # re-raises the first failure
         return tuple(self._version(key_id) for key_id in self._key_ids)
 
     def _version(self, key_id: str) -> KeyVersion:
         version = self._derived.get(key_id)
         if version is None:
-            with self._lock:
+            with self._locks[key_id]:
                 version = self._derived.get(key_id)
                 if version is None:
                     answer = self._kms.generate_mac(

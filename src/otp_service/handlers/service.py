@@ -121,7 +121,10 @@ def request_token(
         "expires_in": policy.code_ttl_seconds,
         "resend_after": policy.resend_cooldown_seconds,
     }
-    key = keyring.current()
+    # The destination's name under every live key: after a rotation its sends so far, and the
+    # first answer to an Idempotency-Key, are known by the retired key's name.
+    key, *retired = keyring.live()
+    names = [live.destination_mac(destination.lower()) for live in (key, *retired)]
     # A test destination pends its fixed code; limits, cooldown and attempts apply as usual.
     test_code = policy.test_code_for(destination)
     code = test_code or generate_code(policy.code_length)
@@ -134,20 +137,19 @@ def request_token(
         user_id=body.user_id,
         channel=body.channel,
         code_mac=key.code_mac(body.user_id, code),
-        destination_mac=key.destination_mac(destination.lower()),
+        destination_mac=names[0],
+        retired_destination_macs=tuple(names[1:]),
         verification_id=verification_id,
         masked_destination=masked,
         retention_seconds=policy.verification_retention_days * 86_400,
         test=test_code is not None,
         fraud_prefix=where.finest if where is not None else None,
     )
+    fingerprints = [_fingerprint(body, name) for name in names]
     record = None
     if key_digest is not None:
-        fingerprint = json.dumps([body.user_id, body.channel, pending.destination_mac, body.locale])
         record = IdempotencyRecord(
-            key_digest,
-            hashlib.sha256(fingerprint.encode()).hexdigest(),
-            json.dumps({**accepted, _SENT_AT: limits.now}),
+            key_digest, fingerprints[0], json.dumps({**accepted, _SENT_AT: limits.now})
         )
     try:
         store.save_pending_code(pending, limits, record, guard)
@@ -162,7 +164,7 @@ def request_token(
         raise
     except IdempotencyKeyTaken:
         assert record is not None
-        return _replay(store, record, limits.now)
+        return _replay(store, record.key_digest, fingerprints, limits.now)
     if test_code is not None:
         count(Metric.TEST_CODE_PENDED, body.channel)
         logger.info("test recipient: nothing sent", extra={"channel": body.channel})
@@ -294,14 +296,22 @@ def _idempotency_digest(idempotency_key: str | None) -> str | None:
     return hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
-def _replay(store: CodeStore, record: IdempotencyRecord, now: int) -> Answer:
+def _fingerprint(body: RequestTokenBody, destination_mac: str) -> str:
+    """What makes two requests with one `Idempotency-Key` the same, naming no destination."""
+    fields = json.dumps([body.user_id, body.channel, destination_mac, body.locale])
+    return hashlib.sha256(fields.encode()).hexdigest()
+
+
+def _replay(store: CodeStore, key_digest: str, fingerprints: list[str], now: int) -> Answer:
     """The first answer given for this key, if the body is the same, with its times counted
     down to now (a replay 20 s later says the code expires 20 s sooner)."""
-    stored = store.idempotent_answer(record.key_digest, now)
+    stored = store.idempotent_answer(key_digest, now)
     if stored is None:
         # The record expired between our write and this read: a retry will start afresh.
         raise RateLimited(1)
-    if not hmac.compare_digest(stored.fingerprint, record.fingerprint):
+    # The same body under any live key: a retry may straddle a key rotation.
+    same = [hmac.compare_digest(stored.fingerprint, fingerprint) for fingerprint in fingerprints]
+    if not any(same):
         raise IdempotencyKeyReused
     answer = json.loads(stored.answer)
     elapsed = max(0, now - int(answer.pop(_SENT_AT, now)))

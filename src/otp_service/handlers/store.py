@@ -136,6 +136,13 @@ class PendingCode:
     """A test destination: its events say `"test": true`."""
     fraud_prefix: str | None = None
     """The finest prefix of an SMS destination (not the number), which Fraud Guard counts."""
+    retired_destination_macs: tuple[str, ...] = ()
+    """The destination's names under retired keys still live: its sends count there too, so a
+    key rotation does not reset its limit."""
+
+    def destination_macs(self) -> tuple[str, ...]:
+        """Every name the destination's send counters go by, the current key's first."""
+        return (self.destination_mac, *self.retired_destination_macs)
 
 
 @dataclass(frozen=True)
@@ -227,12 +234,10 @@ class OtpStore:
             "user_sends": {
                 "Update": self._count_send(user_sends_key(code.user_id, limits.window), limits)
             },
-            "destination_sends": {
-                "Update": self._count_send(
-                    destination_sends_key(code.destination_mac, limits.window), limits
-                )
-            },
         }
+        for n, destination_mac in enumerate(code.destination_macs()):
+            counter = destination_sends_key(destination_mac, limits.window)
+            items[f"destination_sends_{n}"] = {"Update": self._count_send(counter, limits)}
         if record is not None:
             items["idempotency"] = {"Put": self._idempotency_put(record, limits.now)}
         items["verification"] = {"Put": self._verification_put(code, limits)}
@@ -299,7 +304,7 @@ class OtpStore:
         ]
         for counter in (
             user_sends_key(code.user_id, limits.window),
-            destination_sends_key(code.destination_mac, limits.window),
+            *(destination_sends_key(mac, limits.window) for mac in code.destination_macs()),
         ):
             parts.append(
                 {
@@ -515,7 +520,7 @@ class OtpStore:
             item = reasons["code"].get("Item") or {}
             waits.append(_int(item, "cooldown_until") - limits.now)
             waits.append(lockout_over(entries_of(item), limits) - limits.now)
-        if refused & {"user_sends", "destination_sends"}:
+        if any("_sends" in name for name in refused):
             waits.append(limits.window_end - limits.now)
         if waits == [1] and "TransactionConflict" not in codes.values():
             raise error
