@@ -13,7 +13,7 @@ import contextlib
 import heapq
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -146,7 +146,7 @@ def _arrivals(rng: random.Random, hours: int, rate_at: Callable[[int], float]) -
 def _service(guard: FraudPolicy) -> Iterator[tuple[Service, FraudConsumer, Any]]:
     make_dynamodb_atomic()
     with mock_aws():
-        settings = create_service_resources(STATIC_POLICY).model_copy(update={"fraud_guard": guard})
+        settings = replace(create_service_resources(STATIC_POLICY), fraud_guard_json=guard.to_env())
         session = boto3.session.Session(region_name=REGION)
         clock = FakeClock(float(DAY_START))
         service = Service(settings, clock, session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -26,7 +27,7 @@ DAY = 86_400
 
 def _guarded(service: Service, **policy: Any) -> FraudPolicy:
     guard = FraudPolicy.model_validate(policy)
-    service.settings = service.settings.model_copy(update={"fraud_guard": guard})
+    service.settings = replace(service.settings, fraud_guard_json=guard.to_env())
     service.cold_start()
     return guard
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import boto3
 from botocore.stub import Stubber
 
 from otp_service.handlers.delivery import MessageSender
 from otp_service.handlers.messages import Message
+
+if TYPE_CHECKING:
+    from mypy_boto3_ses import SESClient
 
 
 def _publish_attributes(sender_id: str | None, origination_number: str | None) -> dict[str, str]:
@@ -21,8 +26,7 @@ def _publish_attributes(sender_id: str | None, origination_number: str | None) -
 
         sns.meta.events.register("before-parameter-build.sns.Publish", record)
         stub.add_response("publish", {"MessageId": "m-1"})
-        ses = boto3.client("ses", region_name="us-east-1")  # never called: an SMS send
-        sender = MessageSender(sns, ses, None, sender_id, origination_number)
+        sender = MessageSender(lambda: sns, _never_made, None, sender_id, origination_number)
         sender.send("sms", "+14155550123", Message(subject="", body="Your code is 123456"))
         stub.assert_no_pending_responses()
     return sent
@@ -38,3 +42,7 @@ def test_without_an_origination_number_sns_picks_the_identity() -> None:
     attributes = _publish_attributes("Example", None)
     assert "AWS.MM.SMS.OriginationNumber" not in attributes
     assert attributes["AWS.SNS.SMS.SenderID"] == "Example"
+
+
+def _never_made() -> SESClient:
+    raise AssertionError("an SMS send made an SES client")

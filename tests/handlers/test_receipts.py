@@ -7,6 +7,7 @@ import base64
 import gzip
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -258,7 +259,7 @@ def _calls_per_operation(service: Service, run: str) -> dict[str, list[str]]:
 def test_receipts_add_no_call_to_request_verify_or_cancel(service: Service) -> None:
     """The same calls with and without receipts: request keeps its single write round trip."""
     with_receipts = _calls_per_operation(service, "a")
-    service.settings = service.settings.model_copy(update={"receipts_configuration_set": None})
+    service.settings = replace(service.settings, receipts_configuration_set=None)
     without = _calls_per_operation(service, "b")
     assert with_receipts == without
     assert with_receipts["sms"] == ["dynamodb.TransactWriteItems", "sns.Publish"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from otp_service.handlers.lifecycle import is_verification_id
@@ -221,8 +223,8 @@ def test_a_malformed_idempotency_key_is_400(service: Service, key: str) -> None:
 
 
 def test_the_sms_carries_the_configured_autofill_lines_with_the_code(service: Service) -> None:
-    service.settings = service.settings.model_copy(
-        update={"web_otp_domain": "login.example.com", "android_app_hash": "FA+9qCX9VSu"}
+    service.settings = replace(
+        service.settings, web_otp_domain="login.example.com", android_app_hash="FA+9qCX9VSu"
     )
     service.cold_start()
     assert service.request().status == 202

@@ -71,7 +71,7 @@ def keyring(kms: FakeKms, key_id: str, retired_key_id: str | None = None) -> Mac
 def sender(provider: FakeProvider, email_sender: str | None = "otp@example.com") -> MessageSender:
     """The real sender over the fake providers."""
     return MessageSender(
-        cast("SNSClient", provider), cast("SESClient", provider), email_sender, None
+        lambda: cast("SNSClient", provider), lambda: cast("SESClient", provider), email_sender, None
     )
 
 

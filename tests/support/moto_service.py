@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -92,7 +92,7 @@ class Service:
         retired = kms.describe_key(KeyId=self.settings.mac_key_id)["KeyMetadata"]["Arn"]
         kms.update_alias(AliasName=self.settings.mac_key_id, TargetKeyId=key["KeyId"])
         # As the component does: verify is told the retired key, from its next cold start on.
-        self.settings = self.settings.model_copy(update={"retired_mac_key_id": retired})
+        self.settings = replace(self.settings, retired_mac_key_id=retired)
         return key
 
     def heal(self) -> None:

@@ -74,8 +74,8 @@ class Container:
     def sender(self) -> MessageSender:
         """The SMS and email sender."""
         return MessageSender(
-            self.session.client("sns", config=SEND_CONFIG),
-            self.session.client("ses", config=SEND_CONFIG),
+            lambda: self.session.client("sns", config=SEND_CONFIG),
+            lambda: self.session.client("ses", config=SEND_CONFIG),
             self.settings.email_sender,
             self.settings.sms_sender_id,
             self.settings.sms_origination_number,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -19,23 +21,34 @@ if TYPE_CHECKING:
 
 
 class MessageSender:
-    """Delivers codes; a provider's refusal becomes `DeliveryFailed`, throttles pass through."""
+    """Delivers codes; a provider's refusal becomes `DeliveryFailed`, throttles pass through.
+
+    Each provider's client is made on its first send, so a cold SMS request never builds SES's.
+    """
 
     def __init__(
         self,
-        sns: SNSClient,
-        ses: SESClient,
+        sns: Callable[[], SNSClient],
+        ses: Callable[[], SESClient],
         email_sender: str | None,
         sms_sender_id: str | None,
         sms_origination_number: str | None = None,
         receipts_configuration_set: str | None = None,
     ) -> None:
-        self._sns = sns
-        self._ses = ses
+        self._make_sns = sns
+        self._make_ses = ses
         self._email_sender = email_sender
         self._sms_sender_id = sms_sender_id
         self._sms_origination_number = sms_origination_number
         self._receipts_configuration_set = receipts_configuration_set
+
+    @cached_property
+    def _sns(self) -> SNSClient:
+        return self._make_sns()
+
+    @cached_property
+    def _ses(self) -> SESClient:
+        return self._make_ses()
 
     @property
     def email_enabled(self) -> bool:

@@ -23,7 +23,8 @@ _FLOOR_GROWTH = 4
 class FraudPolicy(BaseModel):
     """Fraud Guard's configuration (`fraudGuard` in stack configuration)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Built on first validation, by the functions that read Fraud Guard's policy.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     enabled: bool = True
     window_seconds: Annotated[int, Field(alias="windowSeconds", ge=300, le=86_400)] = 3600

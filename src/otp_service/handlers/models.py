@@ -32,7 +32,8 @@ _PLAIN_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z_-]{0,63}")
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    # Each body's validator is built on its first request: a function builds only its own.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class RequestTokenBody(_Body):

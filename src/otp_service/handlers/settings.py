@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,7 +35,8 @@ _EMAIL_SYNTAX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 class Policy(BaseModel):
     """The OTP policy: the contract's configuration keys, their defaults and their ranges."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Built on first validation: a function that never reads its policy never pays for it.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     code_length: Annotated[int, Field(alias="codeLength", ge=6, le=10)] = 6
     code_ttl_seconds: Annotated[int, Field(alias="codeTtlSeconds", ge=30, le=600)] = 300
@@ -102,30 +104,47 @@ class Policy(BaseModel):
         return self.model_dump_json(by_alias=True)
 
 
-class Settings(BaseModel):
-    """Everything a function needs to know about where it runs; nothing in here is secret."""
+@dataclass(frozen=True)
+class Settings:
+    """Everything a function needs to know about where it runs; nothing in here is secret.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The component writes these variables from configuration it has already validated (`Policy`,
+    `FraudPolicy`, `InfrastructureOptions`), so a cold start only reads them: the policy models
+    are built on first use, by the routes that use them (cancel-token never does).
+    """
 
-    table_name: str = Field(min_length=3)
+    table_name: str
     mac_key_id: str | None = None
     """The KMS HMAC key the code MACs derive from; cancel-token needs none."""
     retired_mac_key_id: str | None = None
     """The previous generation's key, which verify-token still checks codes in flight under."""
-    brand_name: str = Field(min_length=1, max_length=40)
+    brand_name: str = "OTP"
     email_sender: str | None = None
     sms_sender_id: str | None = None
     sms_origination_number: str | None = None
     """The registered number SMS is sent from (`AWS.MM.SMS.OriginationNumber`)."""
-    policy: Policy = Policy()
+    policy_json: str | None = None
+    """`OTP_POLICY` as the component wrote it (`Policy.to_env`); None for the defaults."""
     events_topic_arn: str | None = None
     """The lifecycle events topic; only the events function publishes to it."""
-    fraud_guard: FraudPolicy = FraudPolicy()
-    """Fraud Guard's thresholds, safe list and SMS budgets (`fraudGuard`)."""
+    fraud_guard_json: str | None = None
+    """`OTP_FRAUD_GUARD` as the component wrote it (`FraudPolicy.to_env`); None for defaults."""
     web_otp_domain: str | None = None
     android_app_hash: str | None = None
     receipts_configuration_set: str | None = None
     """The SES configuration set whose event destination carries email delivery receipts."""
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The OTP policy, validated on first use."""
+        return Policy.model_validate_json(self.policy_json) if self.policy_json else Policy()
+
+    @cached_property
+    def fraud_guard(self) -> FraudPolicy:
+        """Fraud Guard's thresholds, safe list and SMS budgets (`fraudGuard`), on first use."""
+        if self.fraud_guard_json:
+            return FraudPolicy.model_validate_json(self.fraud_guard_json)
+        return FraudPolicy()
 
     @property
     def autofill(self) -> Autofill:
@@ -135,13 +154,14 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read the settings from an environment mapping."""
-        policy_json = env.get(ENV_POLICY)
-        fraud_json = env.get(ENV_FRAUD_GUARD)
+        table_name = env.get(ENV_TABLE_NAME)
+        if not table_name:
+            raise RuntimeError(f"{ENV_TABLE_NAME} is not set for this function")
         return cls(
-            table_name=env.get(ENV_TABLE_NAME, ""),
+            table_name=table_name,
             mac_key_id=env.get(ENV_MAC_KEY_ID) or None,
             retired_mac_key_id=env.get(ENV_RETIRED_MAC_KEY_ID) or None,
-            brand_name=env.get(ENV_BRAND_NAME, "OTP"),
+            brand_name=env.get(ENV_BRAND_NAME) or "OTP",
             email_sender=env.get(ENV_EMAIL_SENDER) or None,
             sms_sender_id=env.get(ENV_SMS_SENDER_ID) or None,
             events_topic_arn=env.get(ENV_EVENTS_TOPIC_ARN) or None,
@@ -149,10 +169,8 @@ class Settings(BaseModel):
             web_otp_domain=env.get(ENV_WEB_OTP_DOMAIN) or None,
             android_app_hash=env.get(ENV_ANDROID_APP_HASH) or None,
             receipts_configuration_set=env.get(ENV_RECEIPTS_CONFIGURATION_SET) or None,
-            policy=Policy.model_validate_json(policy_json) if policy_json else Policy(),
-            fraud_guard=(
-                FraudPolicy.model_validate_json(fraud_json) if fraud_json else FraudPolicy()
-            ),
+            policy_json=env.get(ENV_POLICY) or None,
+            fraud_guard_json=env.get(ENV_FRAUD_GUARD) or None,
         )
 
 

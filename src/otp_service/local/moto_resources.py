@@ -48,6 +48,6 @@ def create_service_resources(policy: Policy) -> Settings:
         mac_key_id=MAC_KEY_ALIAS,
         brand_name="Acme",
         email_sender=SENDER,
-        policy=policy,
+        policy_json=policy.to_env(),
         receipts_configuration_set=RECEIPTS_CONFIGURATION_SET,
     )
