@@ -25,11 +25,12 @@ from .stats import median, ratio
 TARGET_RATIO = 1.3
 
 CLIENTS = {
-    "request_token": ("dynamodb", "kms", "sns", "ses"),
+    "request_token": ("dynamodb", "kms", "sns"),
     "verify_token": ("dynamodb", "kms"),
     "cancel_token": ("dynamodb",),
 }
-"""The clients each handler builds on its first request (its `Container`'s collaborators)."""
+"""The clients each handler builds on its first request (its `Container`'s collaborators) on
+the default (SMS) path: the sender makes SES's client only for an email."""
 
 _FIRST_BODY = {
     "request_token": (
@@ -42,7 +43,21 @@ _FIRST_BODY = {
 }
 """What the handler checks before its first AWS call, on the default (SMS) path."""
 
-_RUNTIME_PARTS = {"dynamodb": "store", "kms": "keyring", "sns": "sender", "ses": "sender"}
+_RUNTIME_PARTS = {"dynamodb": "store", "kms": "keyring", "sns": "sender._sns"}
+
+_POLICIES = {
+    "request_token": ("policy", "fraud_guard"),
+    "verify_token": ("policy",),
+    "cancel_token": (),
+}
+"""The policy models each handler reads on its first request; each is validated on first use."""
+
+
+def _parts(module: str) -> str:
+    parts = sorted({_RUNTIME_PARTS[client] for client in CLIENTS[module]})
+    parts += [f"settings.{policy}" for policy in _POLICIES[module]]
+    return "\n".join(f"container.{p}" for p in parts)
+
 
 _HANDLER_PROGRAM = """
 import time
@@ -115,20 +130,18 @@ class ColdStart:
 
 def handler_program(module: str) -> str:
     """The timed program for one handler."""
-    parts = sorted({_RUNTIME_PARTS[client] for client in CLIENTS[module]})
     return _HANDLER_PROGRAM.format(
         module=module,
-        parts="\n".join(f"container.{p}" for p in parts),
+        parts=_parts(module),
         first_body=_FIRST_BODY[module],
     )
 
 
 def restored_program(module: str) -> str:
     """The timed program for one handler restored from a SnapStart snapshot."""
-    parts = sorted({_RUNTIME_PARTS[client] for client in CLIENTS[module]})
     return _RESTORED_PROGRAM.format(
         module=module,
-        parts="\n".join(f"container.{p}" for p in parts),
+        parts=_parts(module),
         first_body=_FIRST_BODY[module],
     )
 
