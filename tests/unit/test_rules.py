@@ -166,3 +166,28 @@ def test_codes_in_flight_verify_after_a_key_rotation(rules: Rules) -> None:
     code = rules.last_code()
     rules.rotate()
     assert rules.verify(code).status == 200
+
+
+def test_a_user_with_no_code_is_refused_like_a_wrong_code(rules: Rules) -> None:
+    """The guess is compared against nothing, and the answer is the same 400."""
+    assert rules.refuses("123456", user_id="nobody")
+    assert rules.store.calls == ["attempt"]
+
+
+def test_the_attempt_that_used_the_code_is_no_failure(rules: Rules) -> None:
+    """After an approval the window still allows `maxVerifyAttempts` failures, as for anyone."""
+    rules.request()
+    code = rules.last_code()
+    assert rules.verify(code).status == 200
+    assert all(rules.refuses(_wrong(code, k)) for k in range(1, 5))
+    with pytest.raises(TooManyAttempts):
+        rules.verify(_wrong(code, 5))
+
+
+def test_failures_of_an_earlier_window_do_not_lock_out_the_next(rules: Rules) -> None:
+    rules.request()
+    code = rules.last_code()
+    window = rules.policy.send_window_seconds
+    assert all(rules.refuses(_wrong(code, k)) for k in range(1, 5))
+    rules.now = (rules.now // window + 1) * window
+    assert rules.refuses(_wrong(code, 5)), "4 failures an hour ago and 1 now are not a lockout"
