@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from otp_service.handlers.attempts import Entry, tag
 from otp_service.handlers.delivery import MessageSender
-from otp_service.handlers.errors import IdempotencyKeyTaken, RateLimited
+from otp_service.handlers.errors import DestinationBlocked, IdempotencyKeyTaken, RateLimited
 from otp_service.handlers.fraud_store import SendGuard
 from otp_service.handlers.keys import MacKeyring
 from otp_service.handlers.store import (
@@ -47,13 +47,16 @@ class FakeProvider:
 
     sent: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    email_tags: list[list[dict[str, str]]] = field(default_factory=list)
+    """The message tags of each email, which SES copies into its delivery events."""
 
     def publish(self, PhoneNumber: str, Message: str, **_: Any) -> dict[str, Any]:
         return self._send(PhoneNumber, Message)
 
     def send_email(
-        self, Destination: dict[str, list[str]], Message: Any, **_: Any
+        self, Destination: dict[str, list[str]], Message: Any, **rest: Any
     ) -> dict[str, Any]:
+        self.email_tags.append(rest.get("Tags", []))
         return self._send(Destination["ToAddresses"][0], Message["Body"]["Text"]["Data"])
 
     def _send(self, destination: str, body: str) -> dict[str, Any]:
@@ -68,10 +71,18 @@ def keyring(kms: FakeKms, key_id: str, retired_key_id: str | None = None) -> Mac
     return MacKeyring(cast("KMSClient", kms), key_id, retired_key_id)
 
 
-def sender(provider: FakeProvider, email_sender: str | None = "otp@example.com") -> MessageSender:
+def sender(
+    provider: FakeProvider,
+    email_sender: str | None = "otp@example.com",
+    receipts_configuration_set: str | None = None,
+) -> MessageSender:
     """The real sender over the fake providers."""
     return MessageSender(
-        lambda: cast("SNSClient", provider), lambda: cast("SESClient", provider), email_sender, None
+        lambda: cast("SNSClient", provider),
+        lambda: cast("SESClient", provider),
+        email_sender,
+        None,
+        receipts_configuration_set=receipts_configuration_set,
     )
 
 
@@ -93,6 +104,12 @@ class FakeStore:
     sends: dict[str, int] = field(default_factory=dict)
     records: dict[str, tuple[IdempotencyRecord, int]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    saved: list[tuple[PendingCode, SendGuard | None]] = field(default_factory=list)
+    """Each pending code the rules asked to save, with the Fraud Guard checks it must pass."""
+    released: list[SendGuard | None] = field(default_factory=list)
+    """The guard each undo was given, so its budgets are given back."""
+    blocked: DestinationBlocked | None = None
+    """Fraud Guard's refusal of any guarded send (its conditions themselves run on moto)."""
 
     def save_pending_code(
         self,
@@ -103,6 +120,9 @@ class FakeStore:
     ) -> None:
         # Fraud Guard's transaction items are DynamoDB conditions: tests/fraud runs them on moto.
         self.calls.append("save_pending_code")
+        self.saved.append((code, guard))
+        if guard is not None and self.blocked is not None:
+            raise self.blocked
         user = self.users.setdefault(code.user_id, _User())
         counters = [
             f"user#{limits.window}#{code.user_id}",
@@ -139,6 +159,7 @@ class FakeStore:
         guard: SendGuard | None = None,
     ) -> None:
         self.calls.append("release_send")
+        self.released.append(guard)
         user = self.users[code.user_id]
         if user.code_mac in (None, code.code_mac):
             user.code_mac, user.code_expires_at, user.cooldown_until = None, 0, 0

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 from otp_service.handlers.errors import InvalidCode
+from otp_service.handlers.fraud import FraudPolicy
 from otp_service.handlers.keys import MacKeyring
+from otp_service.handlers.messages import NO_AUTOFILL, Autofill
 from otp_service.handlers.models import CancelTokenBody, RequestTokenBody, VerifyTokenBody
 from otp_service.handlers.service import Answer, cancel_token, request_token, verify_token
 from otp_service.handlers.settings import Policy
@@ -24,6 +26,9 @@ class Rules:
     provider: FakeProvider = field(default_factory=FakeProvider)
     email_sender: str | None = "otp@example.com"
     key_id: str = "key-1"
+    fraud_guard: FraudPolicy | None = None
+    autofill: Autofill = NO_AUTOFILL
+    receipts_configuration_set: str | None = None
     request_keys: MacKeyring = field(init=False)
     verify_keys: MacKeyring = field(init=False)
 
@@ -49,7 +54,9 @@ class Rules:
             brand_name="Acme",
             store=self.store,
             keyring=self.request_keys,
-            sender=sender(self.provider, self.email_sender),
+            sender=sender(self.provider, self.email_sender, self.receipts_configuration_set),
+            fraud_guard=self.fraud_guard,
+            autofill=self.autofill,
         )
 
     def verify(self, code: str, user_id: str = "alice") -> Answer:
