@@ -94,6 +94,8 @@ class _User:
     channel: str = "unknown"
     attempts: list[Entry] = field(default_factory=list)
     ended: bool = False
+    ended_at: int | None = None
+    """When a cancel ended the code: the verification record's outcome time."""
 
 
 @dataclass
@@ -196,5 +198,5 @@ class FakeStore:
     def cancel(self, user_id: str, now: int) -> None:
         self.calls.append("cancel")
         user = self.users.get(user_id)
-        if user is not None and user.code_mac is not None:
-            user.ended = True
+        if user is not None and user.code_mac is not None and not user.ended:
+            user.ended, user.ended_at = True, now

@@ -208,3 +208,12 @@ def test_probes_past_the_attempts_a_code_records_lock_no_one_out_again(
             rules.verify(wrong)
     assert [metric for metric, _ in observed.metrics].count("LockedOut") == 2
     assert observed.metrics[-1] == ("VerifyFailed", "sms")
+
+
+def test_a_cancel_records_when_it_ended_the_code_once(rules: Rules) -> None:
+    rules.request()
+    rules.now += 7
+    rules.cancel()
+    rules.now += 5
+    rules.cancel()  # the same answer, and the verification keeps its first outcome time
+    assert rules.store.users["alice"].ended_at == START + 7
