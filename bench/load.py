@@ -398,8 +398,7 @@ def _request_and_verify(
 
 def _settled(item: dict[str, Any]) -> dict[str, Any]:
     """The item without what makes the events function act on it (see `run_growth`)."""
-    from otp_service.handlers.fraud_store import PREFIX_ATTRIBUTE
-    from otp_service.handlers.lifecycle import VERIFICATION_ID
+    from otp_service.handlers.table import PREFIX_ATTRIBUTE, VERIFICATION_ID
 
     return {k: v for k, v in item.items() if k not in (VERIFICATION_ID, PREFIX_ATTRIBUTE)}
 

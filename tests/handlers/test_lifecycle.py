@@ -12,6 +12,15 @@ import pytest
 from otp_service.handlers.attempts import ATTEMPTS, MAX_ATTEMPTS
 from otp_service.handlers.events import decode, process
 from otp_service.handlers.lifecycle import (
+    Transition,
+    is_verification_id,
+    new_verification_id,
+    receipts,
+    rfc3339,
+    state_of,
+    transitions,
+)
+from otp_service.handlers.table import (
     CREATED_AT,
     DELIVERY,
     DELIVERY_AT,
@@ -23,13 +32,6 @@ from otp_service.handlers.lifecycle import (
     USER_ID,
     VERIFICATION_ID,
     Status,
-    Transition,
-    is_verification_id,
-    new_verification_id,
-    receipts,
-    rfc3339,
-    state_of,
-    transitions,
 )
 
 T0 = 1_800_000_000

@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from otp_service.handlers.lifecycle import DELIVERY
 from otp_service.handlers.receipts import (
     MESSAGE_PAIRING_SECONDS,
     ReceiptsNotRecorded,
     handler_over,
 )
-from otp_service.handlers.table import message_key, verification_key
+from otp_service.handlers.table import DELIVERY, message_key, verification_key
 from otp_service.local.moto_resources import RECEIPTS_CONFIGURATION_SET
 from otp_service.local.proxy_integration import LambdaContext
 from tests.handlers.test_lifecycle_flows import Lifecycle

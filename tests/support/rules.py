@@ -10,7 +10,8 @@ from otp_service.handlers.fraud import FraudPolicy
 from otp_service.handlers.keys import MacKeyring
 from otp_service.handlers.messages import NO_AUTOFILL, Autofill
 from otp_service.handlers.models import CancelTokenBody, RequestTokenBody, VerifyTokenBody
-from otp_service.handlers.service import Answer, cancel_token, request_token, verify_token
+from otp_service.handlers.sending import request_token
+from otp_service.handlers.service import Answer, cancel_token, verify_token
 from otp_service.handlers.settings import Policy
 from tests.support.fakes import START, FakeKms, FakeProvider, FakeStore, keyring, sender
 

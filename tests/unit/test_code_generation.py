@@ -12,7 +12,7 @@ from itertools import pairwise
 
 import pytest
 
-from otp_service.handlers.service import generate_code
+from otp_service.handlers.sending import generate_code
 
 SAMPLES = 100_000
 CHI2_DF9_P1E6 = 46.0

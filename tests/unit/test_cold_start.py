@@ -1,8 +1,10 @@
-"""A cold start builds only the validators its route uses (bench item 2 measures the time).
+"""A cold start imports only what its route uses and builds only its validators (bench item 2
+measures the time).
 
 Building a pydantic model's validator is most of what `handlers/settings.py` cost at import;
-each model is now built on its first validation. Run in a fresh interpreter: in this one, other
-tests have built them all already.
+each model is now built on its first validation. verify-token and cancel-token import none of
+request-token's modules (Fraud Guard, messages, senders, the lifecycle's decoding, the number
+and address parsers). Run in fresh interpreters: this one has imported and built everything.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 _PROGRAM = """
 import json
@@ -44,24 +48,68 @@ print(json.dumps(stages))
 """
 
 
-def test_importing_the_handlers_and_reading_settings_builds_no_validator() -> None:
-    environment = {
-        **os.environ,
-        "OTP_TABLE_NAME": "otp-table",
-        "OTP_POLICY": json.dumps({"codeLength": 8}),
-        "OTP_FRAUD_GUARD": json.dumps({"minSends": 30}),
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+_ENVIRONMENT = {
+    "OTP_TABLE_NAME": "otp-table",
+    "OTP_POLICY": json.dumps({"codeLength": 8}),
+    "OTP_FRAUD_GUARD": json.dumps({"minSends": 30}),
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+_REQUEST_TOKENS_OWN = {
+    "email_validator",
+    "phonenumbers",
+    "otp_service.handlers.delivery",
+    "otp_service.handlers.fraud",
+    "otp_service.handlers.fraud_store",
+    "otp_service.handlers.lifecycle",
+    "otp_service.handlers.masking",
+    "otp_service.handlers.messages",
+    "otp_service.handlers.sending",
+}
+_OTHER_FUNCTIONS = {
+    "otp_service.handlers.events",
+    "otp_service.handlers.fraud_events",
+    "otp_service.handlers.receipts",
+    "otp_service.handlers.verifications",
+}
+MUST_NOT_IMPORT = {
+    "cancel_token": _REQUEST_TOKENS_OWN | _OTHER_FUNCTIONS | {"otp_service.handlers.keys"},
+    "verify_token": _REQUEST_TOKENS_OWN | _OTHER_FUNCTIONS,
+    # Its first request loads the sender and the parser of its channel, not at import.
+    "request_token": _OTHER_FUNCTIONS | {"email_validator", "phonenumbers"},
+}
+"""What importing each handler (the function's init phase) must leave out."""
+
+_IMPORTED_PROGRAM = """
+import importlib, json, sys
+importlib.import_module("otp_service.handlers." + sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _run_fresh(program: str, *arguments: str) -> str:
     run = subprocess.run(
-        [sys.executable, "-c", _PROGRAM],
-        env=environment,
+        [sys.executable, "-c", program, *arguments],
+        env={**os.environ, **_ENVIRONMENT},
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == {
+    return run.stdout
+
+
+@pytest.mark.parametrize("handler", sorted(MUST_NOT_IMPORT))
+def test_a_handler_imports_nothing_another_route_needs(handler: str) -> None:
+    imported = set(json.loads(_run_fresh(_IMPORTED_PROGRAM, handler)))
+    assert f"otp_service.handlers.{handler}" in imported
+    assert "pydantic" in imported  # the body's validation is kept
+    assert imported & MUST_NOT_IMPORT[handler] == set()
+
+
+def test_importing_the_handlers_and_reading_settings_builds_no_validator() -> None:
+    assert json.loads(_run_fresh(_PROGRAM)) == {
         "imported": [],
         "settings read": [],
         "cancel body parsed": ["CancelTokenBody"],

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import otp_service.handlers.sending as sending
 import otp_service.handlers.service as service
 from otp_service.handlers.errors import (
     DeliveryFailed,
@@ -41,10 +42,11 @@ class Observed:
 @pytest.fixture
 def observed(monkeypatch: pytest.MonkeyPatch) -> Observed:
     seen = Observed()
-    monkeypatch.setattr(
-        service, "count", lambda metric, channel: seen.metrics.append((metric, channel))
-    )
-    monkeypatch.setattr(service, "logger", seen)
+    for rules_module in (sending, service):
+        monkeypatch.setattr(
+            rules_module, "count", lambda metric, channel: seen.metrics.append((metric, channel))
+        )
+        monkeypatch.setattr(rules_module, "logger", seen)
     return seen
 
 

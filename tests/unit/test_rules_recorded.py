@@ -18,7 +18,7 @@ from otp_service.handlers.errors import (
 )
 from otp_service.handlers.fraud import FraudPolicy
 from otp_service.handlers.messages import Autofill
-from otp_service.handlers.service import REPLAYED_HEADER
+from otp_service.handlers.sending import REPLAYED_HEADER
 from otp_service.handlers.settings import Policy
 from tests.support.fakes import START
 from tests.support.rules import Rules

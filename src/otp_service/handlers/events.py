@@ -21,17 +21,10 @@ from botocore.exceptions import ClientError
 from .container import Container, from_environment
 from .errors import error_code
 from .fraud_events import FraudConsumer, topic_publisher
-from .lifecycle import (
-    OUTCOME_STATUSES,
-    STATUS,
-    STATUS_AT,
-    Transition,
-    receipts,
-    transitions,
-)
+from .lifecycle import OUTCOME_STATUSES, Transition, receipts, transitions
 from .observability import logger
 from .settings import ENV_EVENTS_TOPIC_ARN, Settings
-from .table import PARTITION_KEY, verification_key
+from .table import PARTITION_KEY, STATUS, STATUS_AT, verification_key
 
 Consumer = Callable[[Transition], None]
 """Something done with each decoded transition; raising makes the record's batch retry."""

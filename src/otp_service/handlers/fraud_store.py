@@ -32,13 +32,10 @@ from .fraud import (
     window_of,
 )
 from .lifecycle import EventType, transitions
-from .table import PARTITION_KEY, TTL_ATTRIBUTE
+from .table import PARTITION_KEY, PREFIX_ATTRIBUTE, TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
-
-PREFIX_ATTRIBUTE = "fraud_prefix"
-"""On a user's item: the finest prefix of the number its pending code went to (not the number)."""
 
 
 def prefix_key(prefix: str) -> str:

@@ -22,7 +22,22 @@ from enum import StrEnum
 from typing import Any
 
 from .attempts import MAX_ATTEMPTS, code_mac_of, entries_of, used_index
-from .table import PARTITION_KEY, user_of
+from .table import (
+    CHANNEL,
+    CREATED_AT,
+    DELIVERY,
+    DELIVERY_AT,
+    EXPIRES_AT,
+    MASKED_DESTINATION,
+    OUTCOME,
+    OUTCOME_AT,
+    PARTITION_KEY,
+    TEST,
+    USER_ID,
+    VERIFICATION_ID,
+    Status,
+    user_of,
+)
 
 VERIFICATION_ID_PREFIX = "vf_"
 _ID_BYTES = 20
@@ -30,35 +45,6 @@ _ID_BYTES = 20
 _ID_PATTERN = re.compile(r"vf_[a-z2-7]{32}")
 
 EVENT_TYPE_PREFIX = "verification."
-
-# The user item's verification attributes (see `VerificationState`).
-VERIFICATION_ID = "verification_id"
-CREATED_AT = "verification_created_at"
-EXPIRES_AT = "verification_expires_at"
-MASKED_DESTINATION = "masked_destination"
-OUTCOME = "verification_outcome"
-OUTCOME_AT = "verification_outcome_at"
-TEST = "test_destination"
-CHANNEL = "channel"
-USER_ID = "user_id"
-# The verification record's own attributes (besides the ones above).
-STATUS = "status"
-STATUS_AT = "status_at"
-DELIVERY = "delivery"
-DELIVERY_AT = "delivery_at"
-
-
-class Status(StrEnum):
-    """The contract's verification statuses."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    CANCELED = "canceled"
-    EXPIRED = "expired"
-    MAX_ATTEMPTS_REACHED = "max_attempts_reached"
-    DELIVERY_FAILED = "delivery_failed"
-    SUPERSEDED = "superseded"
-
 
 OUTCOME_STATUSES = frozenset(s.value for s in Status if s != Status.PENDING)
 """The terminal statuses: once a verification has one, it never changes again."""

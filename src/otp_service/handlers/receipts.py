@@ -30,9 +30,17 @@ from botocore.exceptions import ClientError
 from .container import Container, from_environment
 from .delivery import RECEIPT_TAG
 from .errors import error_code
-from .lifecycle import DELIVERY, DELIVERY_AT, VERIFICATION_ID, Delivery, is_verification_id
+from .lifecycle import Delivery, is_verification_id
 from .observability import SENT_LOG_MESSAGE, logger
-from .table import PARTITION_KEY, TTL_ATTRIBUTE, message_key, verification_key
+from .table import (
+    DELIVERY,
+    DELIVERY_AT,
+    PARTITION_KEY,
+    TTL_ATTRIBUTE,
+    VERIFICATION_ID,
+    message_key,
+    verification_key,
+)
 
 MESSAGE_PAIRING_SECONDS = 4 * 86_400
 """How long a `message#` item waits for its other half: carrier receipts take up to 72 hours."""

@@ -9,7 +9,8 @@ from .api import lambda_handler
 from .container import Container
 from .http import header, json_body
 from .models import RequestTokenBody, parse_body
-from .service import Answer, request_token
+from .sending import request_token
+from .service import Answer
 
 
 def operation(container: Container, event: Mapping[str, Any]) -> Answer:

@@ -7,12 +7,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .fraud import FraudPolicy
-from .messages import Autofill
+if TYPE_CHECKING:
+    from .fraud import FraudPolicy
+    from .messages import Autofill
 
 ENV_TABLE_NAME = "OTP_TABLE_NAME"
 ENV_MAC_KEY_ID = "OTP_MAC_KEY_ID"
@@ -142,6 +143,9 @@ class Settings:
     @cached_property
     def fraud_guard(self) -> FraudPolicy:
         """Fraud Guard's thresholds, safe list and SMS budgets (`fraudGuard`), on first use."""
+        # Imported here: only request-token reads it (verify and cancel never import Fraud Guard).
+        from .fraud import FraudPolicy  # noqa: PLC0415
+
         if self.fraud_guard_json:
             return FraudPolicy.model_validate_json(self.fraud_guard_json)
         return FraudPolicy()
@@ -149,6 +153,8 @@ class Settings:
     @property
     def autofill(self) -> Autofill:
         """The SMS autofill lines (`webOtpDomain`, `androidAppHash`)."""
+        from .messages import Autofill  # noqa: PLC0415 - request-token's alone, as above
+
         return Autofill(self.web_otp_domain, self.android_app_hash)
 
     @classmethod

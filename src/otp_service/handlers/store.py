@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from . import lifecycle
 from .attempts import (
     ATTEMPTS,
     CODE_MAC,
@@ -30,11 +29,20 @@ from .errors import (
     RateLimited,
     error_code,
 )
-from .fraud_store import PREFIX_ATTRIBUTE, SendGuard
-from .settings import Policy
 from .table import (
+    CHANNEL,
+    CREATED_AT,
+    EXPIRES_AT,
+    MASKED_DESTINATION,
+    OUTCOME,
+    OUTCOME_AT,
     PARTITION_KEY,
+    PREFIX_ATTRIBUTE,
+    TEST,
     TTL_ATTRIBUTE,
+    USER_ID,
+    VERIFICATION_ID,
+    Status,
     destination_sends_key,
     idempotency_key,
     user_key,
@@ -51,15 +59,17 @@ if TYPE_CHECKING:
         UpdateTypeDef,
     )
 
+    from .fraud_store import SendGuard
+    from .settings import Policy
+
 IDEMPOTENCY_TTL_SECONDS = 600
 """How long an `Idempotency-Key` keeps its first answer (the contract's 10 minutes)."""
 
 _CODE_FIELDS = f"{CODE_MAC}, code_expires_at"
-_OUTCOME = lifecycle.OUTCOME
 # The first outcome a verification gets is its last: a later write never overwrites it.
 _END_ONCE = (
-    f"{lifecycle.OUTCOME} = if_not_exists({lifecycle.OUTCOME}, :outcome), "
-    f"{lifecycle.OUTCOME_AT} = if_not_exists({lifecycle.OUTCOME_AT}, :now)"
+    f"{OUTCOME} = if_not_exists({OUTCOME}, :outcome), "
+    f"{OUTCOME_AT} = if_not_exists({OUTCOME_AT}, :now)"
 )
 _THROTTLED_REASONS = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
@@ -198,7 +208,7 @@ def _attempt(old: Mapping[str, Any], *, counted: bool) -> Attempt:
         earlier=entries_of(old),
         code_mac=code_mac_of(old),
         code_expires_at=_int(old, "code_expires_at"),
-        ended=lifecycle.OUTCOME in old,
+        ended=OUTCOME in old,
         channel=str(old.get("channel", {}).get("S", "unknown")),
     )
 
@@ -296,7 +306,7 @@ class OtpStore:
                     "ConditionExpression": "attribute_not_exists(code_mac) OR code_mac = :mac",
                     "ExpressionAttributeValues": {
                         ":mac": {"B": code.code_mac},
-                        ":outcome": _s(lifecycle.Status.DELIVERY_FAILED),
+                        ":outcome": _s(Status.DELIVERY_FAILED),
                         ":now": _n(limits.now),
                     },
                 }
@@ -394,10 +404,10 @@ class OtpStore:
                 Key={PARTITION_KEY: _s(user_key(user_id))},
                 UpdateExpression=f"SET {_END_ONCE}",
                 ConditionExpression=(
-                    f"attribute_exists({CODE_MAC}) AND attribute_not_exists({_OUTCOME})"
+                    f"attribute_exists({CODE_MAC}) AND attribute_not_exists({OUTCOME})"
                 ),
                 ExpressionAttributeValues={
-                    ":outcome": _s(lifecycle.Status.CANCELED),
+                    ":outcome": _s(Status.CANCELED),
                     ":now": _n(now),
                 },
             )
@@ -421,10 +431,10 @@ class OtpStore:
                 f"SET {CODE_MAC} = :mac, code_expires_at = :expires, "
                 f"cooldown_until = :cooldown, channel = :channel, {MAX_ATTEMPTS} = :max, "
                 f"{TTL_ATTRIBUTE} = :horizon, "
-                f"{lifecycle.VERIFICATION_ID} = :verification, {lifecycle.CREATED_AT} = :now, "
-                f"{lifecycle.EXPIRES_AT} = :expires, {lifecycle.MASKED_DESTINATION} = :masked, "
-                f"{lifecycle.TEST} = :test{prefix_set} "
-                f"REMOVE {ATTEMPTS}, {_OUTCOME}, {lifecycle.OUTCOME_AT}{prefix_remove}"
+                f"{VERIFICATION_ID} = :verification, {CREATED_AT} = :now, "
+                f"{EXPIRES_AT} = :expires, {MASKED_DESTINATION} = :masked, "
+                f"{TEST} = :test{prefix_set} "
+                f"REMOVE {ATTEMPTS}, {OUTCOME}, {OUTCOME_AT}{prefix_remove}"
             ),
             # The cooldown, and a lockout's: no new code until `resend_cooldown_seconds` after
             # the `max_verify_attempts`-th attempt (the time the lockout's answer gave).
@@ -455,13 +465,13 @@ class OtpStore:
             "TableName": self._table,
             "Item": {
                 PARTITION_KEY: _s(verification_key(code.verification_id)),
-                lifecycle.VERIFICATION_ID: _s(code.verification_id),
-                lifecycle.USER_ID: _s(code.user_id),
-                lifecycle.CHANNEL: _s(code.channel),
-                lifecycle.MASKED_DESTINATION: _s(code.masked_destination),
-                lifecycle.CREATED_AT: _n(limits.now),
-                lifecycle.EXPIRES_AT: _n(limits.now + limits.code_ttl_seconds),
-                lifecycle.TEST: {"BOOL": code.test},
+                VERIFICATION_ID: _s(code.verification_id),
+                USER_ID: _s(code.user_id),
+                CHANNEL: _s(code.channel),
+                MASKED_DESTINATION: _s(code.masked_destination),
+                CREATED_AT: _n(limits.now),
+                EXPIRES_AT: _n(limits.now + limits.code_ttl_seconds),
+                TEST: {"BOOL": code.test},
                 TTL_ATTRIBUTE: _n(limits.now + code.retention_seconds),
             },
             "ConditionExpression": f"attribute_not_exists({PARTITION_KEY})",

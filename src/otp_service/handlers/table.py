@@ -1,10 +1,48 @@
-"""The DynamoDB table's key schema and item keys, shared with the Pulumi component."""
+"""The DynamoDB table's key schema, item keys and shared attributes; the Pulumi component uses it.
+
+The attributes here are the ones more than one function reads or writes: verify and cancel
+write a verification's outcome without the events function's decoding (`lifecycle.py`).
+"""
+
+from enum import StrEnum
 
 PARTITION_KEY = "pk"
 """The table's only key attribute (a String); items are told apart by a prefix."""
 
 TTL_ATTRIBUTE = "expires_at"
 """Epoch-seconds Number after which DynamoDB may delete the item (it may lag by days)."""
+
+# The user item's verification attributes (see `lifecycle.VerificationState`).
+VERIFICATION_ID = "verification_id"
+CREATED_AT = "verification_created_at"
+EXPIRES_AT = "verification_expires_at"
+MASKED_DESTINATION = "masked_destination"
+OUTCOME = "verification_outcome"
+OUTCOME_AT = "verification_outcome_at"
+TEST = "test_destination"
+CHANNEL = "channel"
+USER_ID = "user_id"
+# The verification record's own attributes (besides the ones above).
+STATUS = "status"
+STATUS_AT = "status_at"
+DELIVERY = "delivery"
+DELIVERY_AT = "delivery_at"
+
+
+class Status(StrEnum):
+    """The contract's verification statuses."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    MAX_ATTEMPTS_REACHED = "max_attempts_reached"
+    DELIVERY_FAILED = "delivery_failed"
+    SUPERSEDED = "superseded"
+
+
+PREFIX_ATTRIBUTE = "fraud_prefix"
+"""On a user's item: the finest prefix of the number its pending code went to (not the number)."""
 
 
 def user_key(user_id: str) -> str:

@@ -8,17 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lifecycle import (
-    DELIVERY,
-    STATUS,
-    Delivery,
-    Status,
-    VerificationState,
-    is_verification_id,
-    rfc3339,
-    state_of,
-)
-from .table import PARTITION_KEY, user_key, verification_key
+from .lifecycle import Delivery, VerificationState, is_verification_id, rfc3339, state_of
+from .table import DELIVERY, PARTITION_KEY, STATUS, Status, user_key, verification_key
 
 
 class VerificationReader:
