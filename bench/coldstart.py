@@ -98,6 +98,7 @@ print(time.perf_counter() - _start)
 """
 
 _FUNCTION_ENVIRONMENT = {
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as the component sets it (components/functions.py)
     "OTP_TABLE_NAME": "otp-codes",
     "OTP_MAC_KEY_ID": "alias/otp-mac",
     "OTP_BRAND_NAME": "Acme",

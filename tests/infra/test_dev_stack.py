@@ -387,6 +387,7 @@ def test_each_function_gets_only_the_environment_it_reads(
             "POWERTOOLS_SERVICE_NAME",
             "POWERTOOLS_METRICS_NAMESPACE",
             "POWERTOOLS_LOG_LEVEL",
+            "PYDANTIC_DISABLE_PLUGINS",
         }
         environments = {
             path: function_for(recording, path).inputs["environment"]["variables"]
@@ -402,6 +403,7 @@ def test_each_function_gets_only_the_environment_it_reads(
         for environment in environments.values():
             assert environment["POWERTOOLS_SERVICE_NAME"] == "otp"
             assert environment["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
+            assert environment["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
             policy = Policy.model_validate_json(environment["OTP_POLICY"])
             assert policy == Policy(test_destinations={"+15555550100": "123456"})
             Settings.from_env(environment)  # the handlers accept what they are given

@@ -258,6 +258,9 @@ def _environment(shared: _Shared, route: Route) -> dict[str, pulumi.Input[str]]:
         "POWERTOOLS_SERVICE_NAME": SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        # The handlers use no pydantic plugin; without this, the first validation of a cold
+        # start reads the entry points of every installed distribution to look for one.
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
     if route in (REQUEST_TOKEN, EVENTS):
         environment[ENV_FRAUD_GUARD] = infrastructure.fraud_guard.to_env()
