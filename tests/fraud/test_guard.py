@@ -13,9 +13,15 @@ import pytest
 from otp_service import fraud_cli
 from otp_service.components.fraud_admin import fraud_admin_statements
 from otp_service.handlers.events import process
-from otp_service.handlers.fraud import FraudPolicy, NumberPrefixes
+from otp_service.handlers.fraud import FraudPolicy, NumberPrefixes, day_of, window_of
 from otp_service.handlers.fraud_events import FraudConsumer
-from otp_service.handlers.fraud_store import BLOCKS_KEY, FraudLedger, Signal, prefix_key
+from otp_service.handlers.fraud_store import (
+    BLOCKS_KEY,
+    FraudLedger,
+    Signal,
+    prefix_count_key,
+    prefix_key,
+)
 from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import PARTITION_KEY
 from tests.support.moto_service import Service
@@ -307,6 +313,31 @@ def test_an_ordinary_send_or_verification_costs_the_consumer_four_dynamodb_calls
     assert service.verify(service.last_code(), user_id="a").status == 200
     process(_stream(service), (), (consumer,))
     assert calls == ["UpdateItem"] * 4
+
+
+def test_a_batch_of_sends_costs_the_consumer_four_dynamodb_calls_in_all(
+    service: Service,
+) -> None:
+    """Counted per batch: one `UpdateItem` per prefix and country the batch touches, so the
+    events function's writes do not grow with the sends a busy range gets between two polls."""
+    guard = _guarded(service)
+    dynamodb = service.session.client("dynamodb")
+    calls: list[str] = []
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.*",
+        lambda params, model, **_: calls.append(model.name),
+    )
+    consumer = FraudConsumer(dynamodb, service.settings.table_name, guard, service.clock)
+    for n in range(4):
+        assert service.request(user_id=f"u{n}", destination=f"+141555501{n:02d}").status == 202
+    process(_stream(service), (), (consumer,))
+    assert calls == ["UpdateItem"] * 4
+    window = window_of(int(service.clock.now), guard)
+    counter = dynamodb.get_item(
+        TableName=service.settings.table_name,
+        Key={PARTITION_KEY: {"S": prefix_count_key(day_of(int(service.clock.now)), "+1 4155")}},
+    )["Item"]
+    assert (counter["sends"], counter[f"sends_{window}"]) == ({"N": "4"}, {"N": "4"})
 
 
 def _sends(count: int, *numbers: str) -> list[Signal]:

@@ -239,6 +239,35 @@ def test_a_failing_record_stops_the_batch_and_is_reported_by_sequence_number() -
     assert seen == [VF_A]
 
 
+def test_a_batch_consumer_gets_the_records_before_a_failure_at_once() -> None:
+    """The records from the failed one on come back in Lambda's retry: counted then, once."""
+    batches: list[list[str]] = []
+    poisoned = stream_record("3", None, {**user_item(), CREATED_AT: {"N": "not a number"}})
+    batch = [
+        stream_record("1", None, user_item()),
+        stream_record("2", None, user_item(VF_B)),
+        poisoned,
+        stream_record("4", None, user_item()),
+    ]
+
+    def count(records: Any) -> None:
+        batches.append([r["dynamodb"]["SequenceNumber"] for r in records])
+
+    assert process(batch, [], [count]) == ["3"]
+    assert process(batch[3:], [], [count]) == []
+    assert batches == [["1", "2"], ["4"]]
+    assert process(batch[2:3], [], [count]) == ["3"]
+    assert batches == [["1", "2"], ["4"]]
+
+
+def test_a_failing_batch_consumer_retries_the_batch_from_its_first_record() -> None:
+    def fail(records: Any) -> None:
+        raise RuntimeError("publish failed")
+
+    batch = [stream_record("1", None, user_item()), stream_record("2", None, user_item(VF_B))]
+    assert process(batch, [], [fail]) == ["1"]
+
+
 def test_every_consumer_sees_every_transition_in_order() -> None:
     first: list[str] = []
     second: list[str] = []

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from otp_service.local.emulator import (
     Emulator,
@@ -61,3 +61,32 @@ def test_other_sessions_and_services_still_go_to_the_emulator_only(
     answer_in_process(session)
     with pytest.raises(EndpointConnectionError):
         session.client("s3").list_buckets()
+
+
+def test_a_failed_call_answered_in_process_is_the_services_own_error(
+    stopped_emulator: Emulator,
+) -> None:
+    session = boto3.session.Session(region_name=REGION)
+    answer_in_process(session)
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(
+        TableName="errors",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for _ in range(2):  # the second call takes the route the first one found
+        dynamodb.put_item(TableName="errors", Item={"pk": {"S": "a"}})
+        with pytest.raises(ClientError) as refused:
+            dynamodb.put_item(
+                TableName="errors",
+                Item={"pk": {"S": "a"}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+        with pytest.raises(ClientError) as missing:
+            session.client("sqs").get_queue_url(QueueName="absent")
+        assert missing.value.response["Error"]["Code"] in {
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        }

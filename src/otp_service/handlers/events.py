@@ -29,8 +29,9 @@ from .table import PARTITION_KEY, STATUS, STATUS_AT, verification_key
 Consumer = Callable[[Transition], None]
 """Something done with each decoded transition; raising makes the record's batch retry."""
 StreamHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
-RecordConsumer = Callable[[Mapping[str, Any]], None]
-"""Something done with each raw stream record (Fraud Guard's counters); raising retries it."""
+BatchConsumer = Callable[[Sequence[Mapping[str, Any]]], None]
+"""Something done once with a batch's raw stream records (Fraud Guard's counters, one write per
+prefix for the whole batch); raising retries the batch from its first record."""
 
 _CONFIG = Config(
     connect_timeout=1.0, read_timeout=3.0, retries={"mode": "standard", "total_max_attempts": 3}
@@ -52,32 +53,45 @@ def decode(record: Mapping[str, Any]) -> list[Transition]:
 def process(
     records: Sequence[Mapping[str, Any]],
     consumers: Iterable[Consumer],
-    record_consumers: Iterable[RecordConsumer] = (),
+    batch_consumers: Iterable[BatchConsumer] = (),
 ) -> list[str]:
-    """Hand every record's transitions to the consumers, in order; the failed sequence numbers.
+    """Hand every record's transitions to the consumers, in order, then the records handled to
+    each batch consumer at once; the failed sequence numbers.
 
     Processing stops at the first failure: Lambda retries a stream batch from the lowest
-    failed sequence number, so later records would be handled twice for nothing.
+    failed sequence number, so later records would be handled twice for nothing. The batch
+    consumers see only the records before it (the rest come back in the retry).
     """
     handlers = list(consumers)
-    raw_handlers = list(record_consumers)
-    for record in records:
+    handled, failed = records, []
+    for n, record in enumerate(records):
         try:
             for transition in decode(record):
                 for consumer in handlers:
                     consumer(transition)
-            for raw_handler in raw_handlers:
-                raw_handler(record)
         except Exception as error:  # noqa: BLE001 - the record is retried, then dead-lettered
-            logger.error(
-                "stream record not processed",
-                extra={
-                    "error": type(error).__name__,
-                    "aws_error_code": error_code(error) if isinstance(error, ClientError) else None,
-                },
-            )
-            return [str(record["dynamodb"]["SequenceNumber"])]
-    return []
+            _not_processed(error)
+            handled, failed = records[:n], [str(record["dynamodb"]["SequenceNumber"])]
+            break
+    if not handled:
+        return failed
+    for batch_consumer in batch_consumers:
+        try:
+            batch_consumer(handled)
+        except Exception as error:  # noqa: BLE001 - the batch is retried, then dead-lettered
+            _not_processed(error)
+            return [str(handled[0]["dynamodb"]["SequenceNumber"])]
+    return failed
+
+
+def _not_processed(error: Exception) -> None:
+    logger.error(
+        "stream record not processed",
+        extra={
+            "error": type(error).__name__,
+            "aws_error_code": error_code(error) if isinstance(error, ClientError) else None,
+        },
+    )
 
 
 class EventPublisher:
@@ -147,14 +161,14 @@ def _consumers_of(container: Container) -> tuple[Consumer, ...]:
 
 
 @cache
-def _record_consumers_of(container: Container) -> tuple[RecordConsumer, ...]:
-    return build_record_consumers(container.settings, container.session, container.clock)
+def _batch_consumers_of(container: Container) -> tuple[BatchConsumer, ...]:
+    return build_batch_consumers(container.settings, container.session, container.clock)
 
 
-def build_record_consumers(
+def build_batch_consumers(
     settings: Settings, session: Any, clock: Callable[[], float]
-) -> tuple[RecordConsumer, ...]:
-    """The raw-record consumers: Fraud Guard's counters, unless it is switched off."""
+) -> tuple[BatchConsumer, ...]:
+    """The raw-batch consumers: Fraud Guard's counters, unless it is switched off."""
     if not settings.fraud_guard.enabled:
         return ()
     publish = None
@@ -173,7 +187,7 @@ def handler_over(container: Callable[[], Container] = from_environment) -> Strea
         failed = process(
             event.get("Records", []),
             _consumers_of(collaborators),
-            _record_consumers_of(collaborators),
+            _batch_consumers_of(collaborators),
         )
         return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 

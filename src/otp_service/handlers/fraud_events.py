@@ -1,16 +1,18 @@
-"""Fraud Guard in the events function: each stream record's sends and verifications, counted.
+"""Fraud Guard in the events function: each stream batch's sends and verifications, counted.
 
 The events function already reads the table's change stream (NEW_AND_OLD_IMAGES) off the
-request path, so the conversion signal costs request-token and verify-token nothing. A block
-is logged, counted (`PrefixBlocked`) and published on the events topic as a lifecycle-style
-`fraud.prefix_blocked` event.
+request path, so the conversion signal costs request-token and verify-token nothing. A batch
+is counted at once: one `UpdateItem` per prefix and per country it touches, however many of its
+records do (`FraudLedger.apply`), so a busy range or country costs a write per batch, not per
+send. A block is logged, counted (`PrefixBlocked`) and published on the events topic as a
+lifecycle-style `fraud.prefix_blocked` event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,7 +28,7 @@ Publish = Callable[[dict[str, Any]], None]
 
 
 class FraudConsumer:
-    """Feeds each stream record to the ledger and announces every block it makes."""
+    """Feeds each stream batch to the ledger at once and announces every block it makes."""
 
     def __init__(
         self,
@@ -42,15 +44,15 @@ class FraudConsumer:
         self.blocks: list[dict[str, Any]] = []
         """Every block event this container made, oldest first (for tests and the bench)."""
 
-    def __call__(self, record: Mapping[str, Any]) -> None:
+    def __call__(self, records: Sequence[Mapping[str, Any]]) -> None:
         now = int(self._clock())
         try:
-            blocks = self._ledger.apply(signals_from_stream([record]), now)
+            blocks = self._ledger.apply(signals_from_stream(records), now)
         except Exception as error:  # noqa: BLE001 - counting must never hold up lifecycle events
-            # The record's lifecycle events are published regardless; this one send or
-            # verification goes uncounted, which only makes the guard a little slower to block.
+            # The batch's lifecycle events are published regardless; its sends and
+            # verifications go uncounted, which only makes the guard a little slower to block.
             count(Metric.FRAUD_GUARD_FAILED, "sms")
-            logger.error("fraud guard could not count a record", extra=_failure(error))
+            logger.error("fraud guard could not count a batch", extra=_failure(error))
             return
         for block in blocks:
             event = block_event(block, now)

@@ -32,16 +32,16 @@ def make_dynamodb_atomic() -> None:
     """Serialise moto's DynamoDB item operations across threads; safe to call twice.
 
     Also makes transactions cost the same at any table size and retries idempotent
-    (`dynamodb_fidelity`), and expressions cheaper to check (`moto_expressions`).
+    (`dynamodb_fidelity`), and expressions cheaper to check (`moto_costs`).
     """
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - moto loads slowly
     from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
 
-    from . import dynamodb_fidelity, moto_expressions  # noqa: PLC0415 - they import moto
+    from . import dynamodb_fidelity, moto_costs  # noqa: PLC0415 - they import moto
 
     # Under the lock: a transaction's item backup and its writes are one step.
     dynamodb_fidelity.install(_LOCK)
-    moto_expressions.install()
+    moto_costs.install()
     targets: list[tuple[type, str]] = [(DynamoDBBackend, name) for name in _OPERATIONS]
     targets.append((DynamoHandler, "update_item"))
     for owner, name in targets:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,11 +119,63 @@ def _answer(request: Any, event_name: str, **_: Any) -> Any:
         body=request.body,
         stream_output=False,
     )
-    answer = BotocoreStubber().process_request(as_sent_to_aws)
+    answer = _dispatch(as_sent_to_aws) or BotocoreStubber().process_request(as_sent_to_aws)
     if answer is None:
         return None
     status, headers, body = answer
     return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+
+_ROUTES: dict[str, Any] = {}
+"""`https://host/path` -> the moto handler that answers it (None: let moto's stubber decide)."""
+
+
+def _dispatch(request: Any) -> Any:
+    """moto's `BotocoreStubber.process_request`, with the handler found once per URL.
+
+    The stubber matches each call's URL against the URL pattern of every service moto knows
+    and rebuilds the backend's URL table, per call; here that search runs once per URL (the
+    functions call a handful). None when moto's stubber should answer instead.
+    """
+    from moto.core.request import normalize_request  # noqa: PLC0415
+    from moto.moto_api import recorder  # noqa: PLC0415
+    from werkzeug.exceptions import HTTPException  # noqa: PLC0415
+
+    url = urlsplit(request.url)
+    clean_url = f"{url.scheme}://{url.netloc}{url.path}"
+    if clean_url not in _ROUTES:
+        _ROUTES[clean_url] = _handler_for(clean_url)
+    handler = _ROUTES[clean_url]
+    if handler is None:
+        return None
+    normalized = normalize_request(request)
+    try:
+        recorder._record_request(normalized)
+        return handler(normalized, normalized.raw_url, normalized.headers)
+    except HTTPException as error:
+        return error.code, error.get_headers(), error.get_body()
+
+
+def _handler_for(clean_url: str) -> Any:
+    """The handler moto's stubber would pick for a URL of the default account's backend."""
+    from moto import backends  # noqa: PLC0415
+    from moto.backend_index import backend_url_patterns  # noqa: PLC0415
+    from moto.core.base_backend import BackendDict  # noqa: PLC0415
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
+
+    matching = (name for name, pattern in backend_url_patterns if pattern.match(clean_url))
+    service = next(matching, None)
+    if service is None:
+        return None
+    backend_dict: Any = backends.get_backend(service)  # type: ignore[call-overload]
+    if not isinstance(backend_dict, BackendDict):
+        return None
+    regions = backend_dict[DEFAULT_ACCOUNT_ID]
+    backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+    return next(
+        (handler for url, handler in backend.urls.items() if re.compile(url).match(clean_url)),
+        None,
+    )
 
 
 def _signed_region(authorization: str | bytes | None) -> str | None:

@@ -1,6 +1,6 @@
 """The local stack's cheaper expression checks answer and fail as moto's (and DynamoDB's) own.
 
-`moto_expressions` keeps work across requests (a parsed condition, an update expression's
+`moto_costs` keeps work across requests (a parsed condition, an update expression's
 checks that passed, a tree's pickle): each test repeats a request so the second answer comes
 from what the first one left, and changes exactly one thing the kept work must not outlive.
 """
@@ -49,9 +49,37 @@ def _update(client: Any, key: str, expression: str, **extra: Any) -> dict[str, A
 
 
 def _error(call: Any) -> str:
+    return _error_and_message(call)[0]
+
+
+def _error_and_message(call: Any) -> tuple[str, str]:
     with pytest.raises(ClientError) as raised:
         call()
-    return str(raised.value.response["Error"]["Code"])
+    error = raised.value.response["Error"]
+    return str(error["Code"]), str(error["Message"])
+
+
+def test_errors_reach_the_client_with_their_code_and_message(dynamodb: Any) -> None:
+    _update(dynamodb, "item", "SET a = :v", ExpressionAttributeValues={":v": {"S": "x"}})
+    failed_condition = _error_and_message(
+        lambda: _update(
+            dynamodb,
+            "item",
+            "SET a = :v",
+            ConditionExpression="attribute_not_exists(a)",
+            ExpressionAttributeValues={":v": {"S": "y"}},
+        )
+    )
+    missing_operand = _error_and_message(
+        lambda: _update(
+            dynamodb, "item", "SET a = absent + :n", ExpressionAttributeValues={":n": {"N": "1"}}
+        )
+    )
+    assert failed_condition == ("ConditionalCheckFailedException", "The conditional request failed")
+    assert missing_operand == (
+        "ValidationException",
+        "The provided expression refers to an attribute that does not exist in the item",
+    )
 
 
 def test_a_repeated_update_expression_is_applied_with_each_requests_values(dynamodb: Any) -> None:

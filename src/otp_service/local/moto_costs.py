@@ -1,4 +1,4 @@
-"""moto's expression handling made cheaper per write, with the same answers.
+"""moto's cost per call cut where otp-local's load spends it, with the same answers.
 
 Profiled under the bench's 16-client load (py-spy, samples of the thread holding the GIL), over
 70 % of request-token's CPU in otp-local went to moto checking expressions, not to the handler:
@@ -14,15 +14,22 @@ Profiled under the bench's 16-client load (py-spy, samples of the thread holding
 - every condition (a `ConditionExpression`, a transaction's `ConditionCheck`) was lexed and
   parsed about ten times per request. Here a parse is kept for its expression, names and
   values, so a repeat (the same request checked again, or the same values later) reuses it.
+- every item in an answer (a stream record's two images, an update's `ALL_NEW`) was serialized
+  attribute by attribute through ten alias lookups each; a wire-format `AttributeValue` is
+  now written by its own keys.
+- every error of a JSON service (a failed condition, and the missing-attribute error moto
+  raises and catches inside an update) rendered an XML body that its JSON body then replaced;
+  it is no longer rendered.
 
-`tests/handlers/test_local_moto_expressions.py` pins that the patched validator and parser
-answer and fail as moto's own do.
+`tests/handlers/test_local_moto_costs.py` pins that the patched paths answer and fail as moto's
+own do (the emulator's routing of the functions' calls is `emulator._dispatch`).
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
+import json
 import pickle
 import threading
 from collections import OrderedDict
@@ -38,6 +45,7 @@ _MAX_CONDITIONS = 4096
 def install() -> None:
     """Patch moto's expression checks and its JSON answers; safe to call twice."""
     # moto loads slowly, and these modules are untyped for mypy (hence `Any`).
+    errors: Any = importlib.import_module("moto.core.exceptions")
     serialize: Any = importlib.import_module("moto.core.serialize")
     comparisons: Any = importlib.import_module("moto.dynamodb.comparisons")
     ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
@@ -50,6 +58,21 @@ def install() -> None:
     _check_shapes_once(validators)
     _keep_condition_parses(comparisons.ConditionExpressionParser)
     _serialize_attribute_values_directly(serialize.BaseJSONSerializer)
+    _json_errors_without_xml(errors.JsonRESTError)
+
+
+def _json_errors_without_xml(error_class: Any) -> None:
+    """moto's `JsonRESTError.__init__` minus the XML body its parent renders and it replaces."""
+    from werkzeug.exceptions import HTTPException  # noqa: PLC0415 - what _RESTError extends
+
+    def __init__(self: Any, error_type: str, message: str, _: str = "", **__: Any) -> None:
+        HTTPException.__init__(self)
+        self.error_type = error_type
+        self.message = message
+        self.description = json.dumps({"__type": error_type, "message": message})
+        self.content_type = "application/json"
+
+    error_class.__init__ = __init__
 
 
 def _serialize_attribute_values_directly(serializer: Any) -> None:
