@@ -294,18 +294,23 @@ def test_the_operator_policy_allows_every_call_otp_fraud_makes_and_no_user_item(
     assert not _allowed(statements, "Scan", None)
 
 
-def test_an_ordinary_send_or_verification_costs_the_consumer_four_dynamodb_calls(
-    service: Service,
-) -> None:
-    """Three prefix counters and one country counter (or the proven mark); no reads."""
-    guard = _guarded(service)
+def _counted_consumer(service: Service, guard: FraudPolicy) -> tuple[FraudConsumer, list[str]]:
+    """A consumer over a client that notes each DynamoDB operation it is asked for."""
     dynamodb = service.session.client("dynamodb")
     calls: list[str] = []
     dynamodb.meta.events.register(
         "provide-client-params.dynamodb.*",
         lambda params, model, **_: calls.append(model.name),
     )
-    consumer = FraudConsumer(dynamodb, service.settings.table_name, guard, service.clock)
+    return FraudConsumer(dynamodb, service.settings.table_name, guard, service.clock), calls
+
+
+def test_an_ordinary_send_or_verification_costs_the_consumer_four_dynamodb_calls(
+    service: Service,
+) -> None:
+    """Three prefix counters and one country counter (or the proven mark); no reads."""
+    guard = _guarded(service)
+    consumer, calls = _counted_consumer(service, guard)
     assert service.request(user_id="a", destination=NUMBER).status == 202
     process(_stream(service), (), (consumer,))
     assert calls == ["UpdateItem"] * 4
@@ -321,19 +326,13 @@ def test_a_batch_of_sends_costs_the_consumer_four_dynamodb_calls_in_all(
     """Counted per batch: one `UpdateItem` per prefix and country the batch touches, so the
     events function's writes do not grow with the sends a busy range gets between two polls."""
     guard = _guarded(service)
-    dynamodb = service.session.client("dynamodb")
-    calls: list[str] = []
-    dynamodb.meta.events.register(
-        "provide-client-params.dynamodb.*",
-        lambda params, model, **_: calls.append(model.name),
-    )
-    consumer = FraudConsumer(dynamodb, service.settings.table_name, guard, service.clock)
+    consumer, calls = _counted_consumer(service, guard)
     for n in range(4):
         assert service.request(user_id=f"u{n}", destination=f"+141555501{n:02d}").status == 202
     process(_stream(service), (), (consumer,))
     assert calls == ["UpdateItem"] * 4
     window = window_of(int(service.clock.now), guard)
-    counter = dynamodb.get_item(
+    counter = service.session.client("dynamodb").get_item(
         TableName=service.settings.table_name,
         Key={PARTITION_KEY: {"S": prefix_count_key(day_of(int(service.clock.now)), "+1 4155")}},
     )["Item"]
