@@ -108,6 +108,21 @@ def test_a_handler_imports_nothing_another_route_needs(handler: str) -> None:
     assert imported & MUST_NOT_IMPORT[handler] == set()
 
 
+_FROZEN_PROGRAM = """
+import gc, importlib, json, sys
+importlib.import_module("otp_service.handlers." + sys.argv[1])
+print(json.dumps([gc.get_freeze_count(), len(gc.get_objects())]))
+"""
+
+
+@pytest.mark.parametrize("handler", sorted(MUST_NOT_IMPORT))
+def test_a_handlers_import_leaves_the_cycle_collector_nothing_to_scan(handler: str) -> None:
+    """What the init phase built is frozen: the first request's collections skip all of it."""
+    frozen, tracked = json.loads(_run_fresh(_FROZEN_PROGRAM, handler))
+    assert frozen > 10_000  # the modules, classes and validators of the import
+    assert tracked < 100
+
+
 def test_importing_the_handlers_and_reading_settings_builds_no_validator() -> None:
     assert json.loads(_run_fresh(_PROGRAM)) == {
         "imported": [],

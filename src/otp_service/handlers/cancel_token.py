@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .api import lambda_handler
-from .container import Container
+from .container import Container, end_of_init
 from .http import json_body
 from .models import CancelTokenBody, parse_body
 from .service import Answer, cancel_token
@@ -20,3 +20,5 @@ def operation(container: Container, event: Mapping[str, Any]) -> Answer:
 
 handler = lambda_handler(operation)
 """The Lambda entry point."""
+
+end_of_init()

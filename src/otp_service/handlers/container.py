@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from functools import cache, cached_property
@@ -94,3 +95,15 @@ class Container:
 def from_environment() -> Container:
     """This container's collaborators, from the function's environment, built once."""
     return Container(load_settings())
+
+
+def end_of_init() -> None:
+    """Mark the end of a function's init phase (the last statement of its module).
+
+    Everything imported so far (modules, classes, pydantic's validators) lives as long as the
+    container and holds no garbage, yet every full collection of the cycle collector would
+    scan it all: the first request's allocations set one off, 15-30 ms of a cold start (bench
+    item 2). Frozen (`gc.freeze`), those objects are never scanned again; collections see only
+    what requests allocate. With SnapStart the snapshot keeps them frozen.
+    """
+    gc.freeze()

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .container import Container, from_environment
+from .container import Container, end_of_init, from_environment
 from .errors import error_code
 from .fraud_events import FraudConsumer, topic_publisher
 from .lifecycle import OUTCOME_STATUSES, Transition, receipts, transitions
@@ -196,3 +196,5 @@ def handler_over(container: Callable[[], Container] = from_environment) -> Strea
 
 handler = handler_over()
 """The Lambda entry point for a batch of DynamoDB stream records."""
+
+end_of_init()

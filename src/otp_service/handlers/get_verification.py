@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .api import lambda_handler
-from .container import Container
+from .container import Container, end_of_init
 from .errors import VerificationNotFound
 from .service import Answer
 from .verifications import VerificationReader
@@ -27,3 +27,5 @@ def operation(container: Container, event: Mapping[str, Any]) -> Answer:
 
 handler = lambda_handler(operation)
 """The Lambda entry point."""
+
+end_of_init()

@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .container import Container, from_environment
+from .container import Container, end_of_init, from_environment
 from .delivery import RECEIPT_TAG
 from .errors import error_code
 from .lifecycle import Delivery, is_verification_id
@@ -246,3 +246,5 @@ def handler_over(
 
 handler = handler_over()
 """The Lambda entry point for the receipts topic and the log subscriptions."""
+
+end_of_init()

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .api import lambda_handler
-from .container import Container
+from .container import Container, end_of_init
 from .http import header, json_body
 from .models import RequestTokenBody, parse_body
 from .sending import request_token
@@ -31,3 +31,5 @@ def operation(container: Container, event: Mapping[str, Any]) -> Answer:
 
 handler = lambda_handler(operation)
 """The Lambda entry point."""
+
+end_of_init()
