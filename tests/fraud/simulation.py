@@ -30,7 +30,7 @@ from otp_service.handlers.settings import Policy
 from otp_service.handlers.table import TTL_ATTRIBUTE
 from otp_service.local.atomic import make_dynamodb_atomic
 from otp_service.local.moto_resources import REGION, create_service_resources
-from tests.support.moto_service import FakeClock, Service
+from tests.support.moto_service import FakeClock, Service, code_in
 
 HOUR = 3600
 DAY_START = 20_800 * DAY_SECONDS
@@ -272,7 +272,7 @@ def _request(
         result.legit_refused += reply.status == 403
         if sent:
             _, text = next(reversed(messages.values()))
-            _codes[user_id] = next(w for w in str(text).split() if w.isdigit())
+            _codes[user_id] = code_in(str(text))
     else:
         result.attacker_requests += 1
         result.attacker_sent += sent

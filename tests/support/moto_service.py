@@ -50,6 +50,11 @@ class Reply:
     body: dict[str, Any]
 
 
+def code_in(text: str) -> str:
+    """The code in a message's text, as the user would read it (`... code is 123456. ...`)."""
+    return next(w.strip(".") for w in text.split() if w.strip(".").isdigit())
+
+
 @dataclass
 class Service:
     """The handlers wired to moto, with helpers to call them and read what was sent."""
@@ -137,9 +142,7 @@ class Service:
     def codes_sent(self) -> list[str]:
         """The code in each SMS and email sent so far, as the user would read it."""
         texts = [text for _, text in self.sms()] + [m.body for m in self.emails()]
-        return [
-            next(w.strip(".") for w in text.split() if w.strip(".").isdigit()) for text in texts
-        ]
+        return [code_in(text) for text in texts]
 
     def last_code(self) -> str:
         """The newest code sent; email codes count as newer than SMS codes."""
