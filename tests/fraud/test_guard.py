@@ -23,7 +23,7 @@ from otp_service.handlers.fraud_store import (
     prefix_key,
 )
 from otp_service.handlers.settings import Policy
-from otp_service.handlers.table import PARTITION_KEY
+from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
 from tests.support.moto_service import Service
 
 NUMBER = "+14155550123"
@@ -305,10 +305,10 @@ def _counted_consumer(service: Service, guard: FraudPolicy) -> tuple[FraudConsum
     return FraudConsumer(dynamodb, service.settings.table_name, guard, service.clock), calls
 
 
-def test_an_ordinary_send_or_verification_costs_the_consumer_four_dynamodb_calls(
+def test_an_ordinary_send_or_verification_costs_the_consumer_four_or_five_dynamodb_calls(
     service: Service,
 ) -> None:
-    """Three prefix counters and one country counter (or the proven mark); no reads."""
+    """Three prefix counters and one country counter (or the proven marks); no reads."""
     guard = _guarded(service)
     consumer, calls = _counted_consumer(service, guard)
     assert service.request(user_id="a", destination=NUMBER).status == 202
@@ -317,7 +317,7 @@ def test_an_ordinary_send_or_verification_costs_the_consumer_four_dynamodb_calls
     calls.clear()
     assert service.verify(service.last_code(), user_id="a").status == 200
     process(_stream(service), (), (consumer,))
-    assert calls == ["UpdateItem"] * 4
+    assert calls == ["UpdateItem"] * 5, "three counters, the range's and the handset's marks"
 
 
 def test_a_batch_of_sends_costs_the_consumer_four_dynamodb_calls_in_all(
@@ -337,6 +337,81 @@ def test_a_batch_of_sends_costs_the_consumer_four_dynamodb_calls_in_all(
         Key={PARTITION_KEY: {"S": prefix_count_key(day_of(int(service.clock.now)), "+1 4155")}},
     )["Item"]
     assert (counter["sends"], counter[f"sends_{window}"]) == ({"N": "4"}, {"N": "4"})
+
+
+def _consumer(service: Service, guard: FraudPolicy) -> FraudConsumer:
+    dynamodb = service.session.client("dynamodb")
+    return FraudConsumer(dynamodb, service.settings.table_name, guard, service.clock)
+
+
+def _verified_once(service: Service, consumer: FraudConsumer, user_id: str, number: str) -> None:
+    """A code sent to `number` and verified, as the events function sees it."""
+    assert service.request(user_id=user_id, destination=number).status == 202
+    assert service.verify(service.last_code(), user_id=user_id).status == 200
+    process(_stream(service), (), (consumer,))
+
+
+def test_a_number_that_verified_a_code_before_passes_its_range_s_block(service: Service) -> None:
+    consumer = _consumer(service, _guarded(service))
+    _verified_once(service, consumer, "owner", NUMBER)
+    service.clock.advance(3600)
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    # A new account on the same handset, and a stranger in the same range.
+    assert service.request(user_id="owner-again", destination=NUMBER).status == 202
+    assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
+    assert [phone for phone, _ in service.sms()] == [NUMBER, NUMBER]
+
+
+def test_a_send_that_was_never_verified_does_not_prove_its_number(service: Service) -> None:
+    """A pumper cannot make its numbers proven without reading the codes sent to them."""
+    consumer = _consumer(service, _guarded(service))
+    assert service.request(user_id="bot", destination=NUMBER).status == 202
+    wrong = "111111" if service.last_code() != "111111" else "222222"
+    assert service.verify(wrong, user_id="bot").status != 200
+    process(_stream(service), (), (consumer,))
+    service.clock.advance(3600)
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    assert service.request(user_id="bot2", destination=NUMBER).status == 403
+
+
+def test_a_proven_handset_is_forgotten_after_the_handset_memory(service: Service) -> None:
+    consumer = _consumer(service, _guarded(service, handsetMemorySeconds=DAY))
+    _verified_once(service, consumer, "owner", NUMBER)
+    service.clock.advance(DAY)
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    assert service.request(user_id="owner-again", destination=NUMBER).status == 403
+
+
+def test_a_zero_handset_memory_spares_no_number_even_one_proven_before(service: Service) -> None:
+    """Switching the rule off takes effect at once, whatever the table remembers."""
+    _verified_once(service, _consumer(service, _guarded(service)), "owner", NUMBER)
+    _guarded(service, handsetMemorySeconds=0)
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    service.clock.advance(60)
+    assert service.request(user_id="owner-again", destination=NUMBER).status == 403
+
+
+def test_a_proven_handset_s_sends_still_count_against_the_budget(service: Service) -> None:
+    consumer = _consumer(service, _guarded(service, dailyBudget=2))
+    _verified_once(service, consumer, "owner", NUMBER)
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    service.clock.advance(60)
+    assert service.request(user_id="owner-again", destination=NUMBER).status == 202
+    assert service.request(user_id="owner-third", destination=NUMBER).status == 403
+    assert len(service.sms()) == 2
+
+
+def test_a_proven_handset_is_named_by_its_mac_and_expires(service: Service) -> None:
+    """The handset's item holds no digit of the number beyond its MAC, and carries a TTL."""
+    consumer = _consumer(service, _guarded(service))
+    _verified_once(service, consumer, "owner", NUMBER)
+    handsets = [
+        item for item in service.items() if item[PARTITION_KEY]["S"].startswith("fraud#handset#")
+    ]
+    assert len(handsets) == 1
+    assert set(handsets[0]) == {PARTITION_KEY, TTL_ATTRIBUTE}
+    assert NUMBER.removeprefix("+")[-7:] not in json.dumps(handsets[0])
+    assert int(handsets[0][TTL_ATTRIBUTE]["N"]) == int(service.clock.now) + 90 * DAY
 
 
 def _sends(count: int, *numbers: str) -> list[Signal]:

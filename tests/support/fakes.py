@@ -112,6 +112,8 @@ class FakeStore:
     """The guard each undo was given, so its budgets are given back."""
     blocked: DestinationBlocked | None = None
     """Fraud Guard's refusal of any guarded send (its conditions themselves run on moto)."""
+    proven_handsets: set[str] = field(default_factory=set)
+    """Destination MACs of numbers that verified a code before."""
 
     def save_pending_code(
         self,
@@ -123,8 +125,9 @@ class FakeStore:
         # Fraud Guard's transaction items are DynamoDB conditions: tests/fraud runs them on moto.
         self.calls.append("save_pending_code")
         self.saved.append((code, guard))
-        if guard is not None and self.blocked is not None:
-            raise self.blocked
+        blocked = self.blocked
+        if guard is not None and blocked is not None and (guard.prefixes or blocked.budget_spent):
+            raise blocked
         user = self.users.setdefault(code.user_id, _User())
         counters = [
             f"user#{limits.window}#{code.user_id}",
@@ -152,6 +155,10 @@ class FakeStore:
             self.sends[counter] = self.sends.get(counter, 0) + 1
         if record is not None:
             self.records[record.key_digest] = (record, limits.now + 600)
+
+    def is_proven_handset(self, destination_macs: tuple[str, ...], now: int) -> bool:
+        self.calls.append("is_proven_handset")
+        return bool(self.proven_handsets.intersection(destination_macs))
 
     def release_send(
         self,

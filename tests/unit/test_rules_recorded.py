@@ -176,6 +176,34 @@ def test_a_blocked_send_is_refused_as_a_country_outside_the_list_and_counted(
     assert rules.provider.sent == []
 
 
+def test_a_proven_handset_under_a_blocked_range_is_sent_past_the_range_but_not_the_budget(
+    rules: Rules,
+) -> None:
+    rules.fraud_guard = FraudPolicy()
+    rules.store.blocked = DestinationBlocked(budget_spent=False)
+    with pytest.raises(DestinationNotAllowed):
+        rules.request()
+    [(pending, refused)] = rules.store.saved
+    rules.store.proven_handsets = {pending.destination_mac}
+    assert rules.request().status == 202
+    [(_, first), (_, spared)] = rules.store.saved[1:]
+    assert first == refused
+    assert spared is not None and refused is not None
+    assert (spared.prefixes, spared.budgets) == ((), refused.budgets)
+    assert len(rules.provider.sent) == 1
+
+
+def test_a_spent_budget_refuses_a_proven_handset_without_looking_it_up(rules: Rules) -> None:
+    rules.fraud_guard = FraudPolicy()
+    rules.store.blocked = DestinationBlocked(budget_spent=True)
+    with pytest.raises(DestinationNotAllowed):
+        rules.request()
+    rules.store.proven_handsets = {rules.store.saved[0][0].destination_mac}
+    with pytest.raises(DestinationNotAllowed):
+        rules.request()
+    assert "is_proven_handset" not in rules.store.calls
+
+
 def test_an_email_names_its_verification_for_the_delivery_receipts(rules: Rules) -> None:
     rules.receipts_configuration_set = "otp-receipts"
     answer = rules.request(channel="email", destination="jane@example.com")

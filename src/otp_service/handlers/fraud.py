@@ -50,6 +50,10 @@ class FraudPolicy(BaseModel):
     """Sends with no verification that block an unproven prefix in a surge, or a past offender."""
     unproven_sends: Annotated[int, Field(alias="unprovenSends", ge=1, le=1000)] = 8
     """Sends in a UTC day, none verified, that block a prefix no code ever verified under."""
+    handset_memory_seconds: Annotated[
+        int, Field(alias="handsetMemorySeconds", ge=0, le=365 * DAY_SECONDS)
+    ] = 90 * DAY_SECONDS
+    """How long a number that verified a code passes range blocks (a proven handset); 0: never."""
     safe_list: Annotated[tuple[str, ...], Field(alias="safeList", max_length=1000)] = ()
     """E.164 prefixes or numbers (`+4479`, `+447911123456`) that are never auto-blocked."""
     daily_budget: Annotated[int, Field(alias="dailyBudget", ge=1, le=100_000_000)] = 100_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -32,7 +32,13 @@ from .fraud import (
     window_of,
 )
 from .lifecycle import EventType, transitions
-from .table import PARTITION_KEY, PREFIX_ATTRIBUTE, TTL_ATTRIBUTE
+from .table import (
+    HANDSET_ATTRIBUTE,
+    PARTITION_KEY,
+    PREFIX_ATTRIBUTE,
+    TTL_ATTRIBUTE,
+    handset_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -83,6 +89,8 @@ class SendGuard:
     budgets: tuple[tuple[str, int], ...]
     """Budget counters the send adds one to, each with the count it must stay below."""
     now: int
+    spares_proven_handsets: bool = False
+    """Whether a number that verified a code before passes the prefixes' blocks."""
 
     @classmethod
     def of(
@@ -97,7 +105,13 @@ class SendGuard:
         country = policy.country_budget(where.calling_code)
         if country is not None:
             budgets.append((budget_key(day, where.calling_code), country))
-        return cls(prefixes, tuple(budgets), now)
+        return cls(prefixes, tuple(budgets), now, policy.handset_memory_seconds > 0)
+
+    def sparing_ranges(self) -> SendGuard | None:
+        """The checks for a proven handset (its budgets, no range block); None if none apply."""
+        if not (self.prefixes and self.spares_proven_handsets):
+            return None
+        return replace(self, prefixes=())
 
     def items(self, table: str) -> dict[str, TransactWriteItemTypeDef]:
         """The request transaction's extra items, named for reading its cancellation reasons."""
@@ -152,6 +166,8 @@ class Signal:
 
     kind: str
     where: NumberPrefixes
+    handset: str | None = None
+    """The destination's MAC, on a verification of a code that recorded it."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +213,8 @@ class FraudLedger:
         country_windows = {code: self._add_country(code, n, now) for code, n in countries.items()}
         for prefix in {s.where.finest for s in signals if s.kind == "verified"}:
             self._mark_proven(prefix, now)
+        for handset in {s.handset for s in signals if s.kind == "verified" and s.handset}:
+            self._remember_handset(handset, now)
         judged = {
             prefix: signal.where.calling_code
             for signal in signals
@@ -320,6 +338,17 @@ class FraudLedger:
             ExpressionAttributeValues={":now": _n(now), ":ttl": _n(self._history_ttl(now))},
         )
 
+    def _remember_handset(self, destination_mac: str, now: int) -> None:
+        """Record that a code sent to this number verified: only its owner could have."""
+        if not self._policy.handset_memory_seconds:
+            return
+        self._db.update_item(
+            TableName=self._table,
+            Key={PARTITION_KEY: {"S": handset_key(destination_mac)}},
+            UpdateExpression=f"SET {TTL_ATTRIBUTE} = :ttl",
+            ExpressionAttributeValues={":ttl": _n(now + self._policy.handset_memory_seconds)},
+        )
+
     def _history(self, prefix: str, now: int) -> tuple[Offences, bool]:
         item = self._db.get_item(
             TableName=self._table,
@@ -412,8 +441,8 @@ def signals_from_stream(records: Sequence[Mapping[str, Any]]) -> list[Signal]:
     """What a batch of the table's change-stream records (NEW_AND_OLD_IMAGES) says about SMS.
 
     A new code MAC on a user's item is a send; the attempt that first used the code while it
-    was live (the lifecycle's approved transition) is a verification. Items with no prefix are
-    email.
+    was live (the lifecycle's approved transition) is a verification, which names the number's
+    MAC when the code recorded it. Items with no prefix are email.
     """
     signals = []
     for record in records:
@@ -429,7 +458,9 @@ def signals_from_stream(records: Sequence[Mapping[str, Any]]) -> list[Signal]:
         if new_mac is not None and new_mac != old_mac:
             signals.append(Signal("sent", NumberPrefixes.parse(finest)))
         elif PREFIX_ATTRIBUTE in old and _is_approval(old, new):
-            signals.append(Signal("verified", NumberPrefixes.parse(old[PREFIX_ATTRIBUTE]["S"])))
+            handset = old.get(HANDSET_ATTRIBUTE, {}).get("S")
+            where = NumberPrefixes.parse(old[PREFIX_ATTRIBUTE]["S"])
+            signals.append(Signal("verified", where, handset))
     return signals
 
 

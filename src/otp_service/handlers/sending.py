@@ -62,6 +62,8 @@ class SendStore(Protocol):
 
     def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None: ...
 
+    def is_proven_handset(self, destination_macs: tuple[str, ...], now: int) -> bool: ...
+
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to `true` on an answer repeated for an `Idempotency-Key` (as Stripe and others do)."""
@@ -132,7 +134,7 @@ def request_token(
             key_digest, fingerprints[0], json.dumps({**accepted, _SENT_AT: limits.now})
         )
     try:
-        store.save_pending_code(pending, limits, record, guard)
+        guard = _save_guarded(store, pending, limits, record, guard)
     except DestinationBlocked as blocked:
         # The same answer as a country outside the list: nothing to probe thresholds with.
         count(Metric.BLOCKED_SEND, body.channel)
@@ -174,6 +176,31 @@ def request_token(
         },
     )
     return Answer(202, accepted)
+
+
+def _save_guarded(
+    store: SendStore,
+    pending: PendingCode,
+    limits: SendLimits,
+    record: IdempotencyRecord | None,
+    guard: SendGuard | None,
+) -> SendGuard | None:
+    """Save the pending code past Fraud Guard; the guard it passed.
+
+    A number that verified a code before is its owner's handset, not a pumped one: a range
+    block spares it (its budgets still apply). Only a refused send pays for finding out.
+    """
+    try:
+        store.save_pending_code(pending, limits, record, guard)
+    except DestinationBlocked as blocked:
+        spared = guard.sparing_ranges() if guard is not None else None
+        if spared is None or blocked.budget_spent:
+            raise
+        if not store.is_proven_handset(pending.destination_macs(), limits.now):
+            raise
+        store.save_pending_code(pending, limits, record, spared)
+        return spared
+    return guard
 
 
 def _checked_destination(

@@ -33,6 +33,7 @@ from .table import (
     CHANNEL,
     CREATED_AT,
     EXPIRES_AT,
+    HANDSET_ATTRIBUTE,
     MASKED_DESTINATION,
     OUTCOME,
     OUTCOME_AT,
@@ -44,6 +45,7 @@ from .table import (
     VERIFICATION_ID,
     Status,
     destination_sends_key,
+    handset_key,
     idempotency_key,
     user_key,
     user_sends_key,
@@ -360,6 +362,20 @@ class OtpStore:
             return None
         return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
 
+    def is_proven_handset(self, destination_macs: tuple[str, ...], now: int) -> bool:
+        """Whether a code sent to this destination verified within Fraud Guard's memory.
+
+        Read only when a range block refused a send, so no other request pays for it.
+        """
+        for mac in destination_macs:
+            item = self._db.get_item(
+                TableName=self._table, Key={PARTITION_KEY: _s(handset_key(mac))}
+            ).get("Item")
+            # DynamoDB deletes expired items a while after they expire: the time decides.
+            if item is not None and _int(item, TTL_ATTRIBUTE) > now:
+                return True
+        return False
+
     def attempt(self, user_id: str, guesses: list[bytes], limits: SendLimits) -> Attempt:
         """Record one verification attempt, in one conditional write, and return the item as it
         was before it (`ALL_OLD`): the earlier entries say whether this guess can still win.
@@ -418,10 +434,12 @@ class OtpStore:
     def _new_code_update(self, code: PendingCode, limits: SendLimits) -> UpdateTypeDef:
         # An email code must not inherit the prefix of an earlier SMS code.
         prefix: dict[str, AttributeValueTypeDef] = {}
-        prefix_set, prefix_remove = "", f", {PREFIX_ATTRIBUTE}"
+        prefix_set, prefix_remove = "", f", {PREFIX_ATTRIBUTE}, {HANDSET_ATTRIBUTE}"
         if code.fraud_prefix is not None:
-            prefix = {":prefix": {"S": code.fraud_prefix}}
-            prefix_set, prefix_remove = f", {PREFIX_ATTRIBUTE} = :prefix", ""
+            # The handset's MAC lets the events function remember it once the code verifies.
+            prefix = {":prefix": {"S": code.fraud_prefix}, ":handset": {"S": code.destination_mac}}
+            prefix_set = f", {PREFIX_ATTRIBUTE} = :prefix, {HANDSET_ATTRIBUTE} = :handset"
+            prefix_remove = ""
         lockout = f"{ATTEMPTS}[{limits.max_verify_attempts - 1}]"
         return {
             "TableName": self._table,

@@ -43,6 +43,8 @@ class Status(StrEnum):
 
 PREFIX_ATTRIBUTE = "fraud_prefix"
 """On a user's item: the finest prefix of the number its pending code went to (not the number)."""
+HANDSET_ATTRIBUTE = "fraud_handset"
+"""On a user's item: the MAC of the number its pending SMS code went to (never the number)."""
 
 
 def user_key(user_id: str) -> str:
@@ -73,6 +75,11 @@ def destination_sends_key(destination_mac: str, window: int) -> str:
 def idempotency_key(key_digest: str) -> str:
     """The record of the first answer given for an `Idempotency-Key`."""
     return f"idem#{key_digest}"
+
+
+def handset_key(destination_mac: str) -> str:
+    """Fraud Guard's mark that a number verified a code: a proven handset, spared range blocks."""
+    return f"fraud#handset#{destination_mac}"
 
 
 def message_key(message_id: str) -> str:
