@@ -1,6 +1,7 @@
 """A simulated day of SMS pumping against the real handlers on moto, with and without Fraud Guard.
 
-Legitimate users in five countries request a code and most verify it within two minutes; an
+Legitimate users in five countries request a code and most verify it within two minutes; some
+(`RETURNING_SHARE`) use a number that verified a code on an earlier day, replayed first; an
 attacker requests codes to fresh numbers in a few prefixes, each under a fresh user id, never
 verifies, and ramps up through the day. The table's change stream is read from moto and fed
 to Fraud Guard's consumer (`fraud_events.consume`) as Lambda would, and items past their TTL
@@ -40,6 +41,13 @@ COUNTRIES = {"US": 0.40, "GB": 0.20, "DE": 0.15, "FR": 0.10, "IN": 0.15}
 """Where legitimate users are, by share of requests."""
 CONVERSION = {"US": 0.85, "GB": 0.80, "DE": 0.90, "FR": 0.75, "IN": 0.70}
 """The share of legitimate requests that end in a successful verification, per country."""
+RETURNING_SHARE = 0.3
+"""The share of legitimate requests from a number that verified a code in the last weeks.
+
+Login and step-up codes mostly go to such numbers; sign-up and number-change codes never do.
+30 % is deliberately low (a service that also sends login codes sees far more), so the proven
+handset rule is not flattered; the first-time users' figure is reported apart.
+"""
 ATTACKED = ("GB", "IN", "IN")
 """The countries of the attacker's prefixes, one prefix each."""
 STATIC_POLICY = Policy(allowed_country_codes=("1", "44", "49", "33", "91"))
@@ -68,6 +76,11 @@ class DayResult:
     legit_sent: int = 0
     legit_refused: int = 0
     """Legitimate requests answered 403 `destination_not_allowed` (none are outside the list)."""
+    legit_verified: int = 0
+    """Legitimate requests whose code the user then verified (200)."""
+    returning_requests: int = 0
+    """Legitimate requests from a number that verified a code before the day."""
+    returning_refused: int = 0
     attacker_requests: int = 0
     attacker_sent: int = 0
     attacker_sent_before_first_block: int = 0
@@ -80,12 +93,25 @@ class DayResult:
     def legit_refused_share(self) -> float:
         return self.legit_refused / max(self.legit_requests, 1)
 
+    @property
+    def first_time_requests(self) -> int:
+        return self.legit_requests - self.returning_requests
+
+    @property
+    def first_time_refused(self) -> int:
+        return self.legit_refused - self.returning_refused
+
     def as_json(self) -> dict[str, Any]:
         return {
             "legit_requests": self.legit_requests,
             "legit_sent": self.legit_sent,
             "legit_refused": self.legit_refused,
             "legit_refused_share": self.legit_refused_share,
+            "legit_verified": self.legit_verified,
+            "first_time_requests": self.first_time_requests,
+            "first_time_refused": self.first_time_refused,
+            "returning_requests": self.returning_requests,
+            "returning_refused": self.returning_refused,
             "attacker_requests": self.attacker_requests,
             "attacker_sent": self.attacker_sent,
             "attacker_sent_before_first_block": self.attacker_sent_before_first_block,
@@ -182,12 +208,19 @@ def _sweep_expired(table: _Table, now: int) -> None:
 
 
 Call = tuple[float, int, str, str, str]
-"""One call of the day: (seconds into it, tie-breaker, legit/verify/attack, user id, number)."""
+"""One call: (seconds into the day, tie-breaker, kind, user id, number).
+
+Kinds: `legit` (a first-time user), `returning` (a number that verified before the day),
+`verify`, `attack`, and the `history` sends before the day that made the returning numbers
+proven (each followed by its `verify`).
+"""
 
 
 def plan_day(scenario: Scenario) -> tuple[list[tuple[str, str]], list[Call]]:
     """The attacker's ranges and every call of the day, in time order (a heap)."""
     rng = random.Random(scenario.seed)
+    # Its own stream, so the day's numbers and times do not depend on the returning share.
+    history = random.Random(f"{scenario.seed}-returning")
     prefixes = attack_prefixes(rng)
     queue: list[Call] = []
     regions = list(COUNTRIES)
@@ -195,9 +228,16 @@ def plan_day(scenario: Scenario) -> tuple[list[tuple[str, str]], list[Call]]:
         _arrivals(rng, scenario.hours, lambda h: _legit_rate(h, scenario.legit_per_hour))
     ):
         region = rng.choices(regions, weights=[COUNTRIES[r] for r in regions])[0]
-        heapq.heappush(queue, (t, n, "legit", f"user-{n}", random_number(rng, region)))
+        number, user = random_number(rng, region), f"user-{n}"
+        kind = "returning" if history.random() < RETURNING_SHARE else "legit"
+        if kind == "returning":
+            # The number's earlier verification, on one of the 30 days before this one.
+            before = -history.randint(1, 30) * DAY_SECONDS + t
+            heapq.heappush(queue, (before, n, "history", user, number))
+            heapq.heappush(queue, (before + history.uniform(15, 120), n, "verify", user, ""))
+        heapq.heappush(queue, (t, n, kind, user, number))
         if rng.random() < CONVERSION[region]:
-            heapq.heappush(queue, (t + rng.uniform(15, 120), n, "verify", f"user-{n}", ""))
+            heapq.heappush(queue, (t + rng.uniform(15, 120), n, "verify", user, ""))
 
     def attack_rate(hour: int) -> float:
         if hour < scenario.attack_start_hour:
@@ -222,16 +262,19 @@ def attacked_share(scenario: Scenario) -> tuple[int, int]:
     """
     prefixes, queue = plan_day(scenario)
     ranges = tuple(prefix.replace(" ", "") for _, prefix in prefixes)
-    legit = [number for _, _, kind, _, number in queue if kind == "legit"]
+    legit = [number for _, _, kind, _, number in queue if kind in ("legit", "returning")]
     return sum(number.startswith(ranges) for number in legit), len(legit)
 
 
 def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
-    """Replay one day; every SMS is a real handler call that reached moto's SNS."""
+    """Replay one day (and the returning numbers' earlier verifications) on the handlers.
+
+    Every SMS is a real handler call that reached moto's SNS.
+    """
     _, queue = plan_day(scenario)
     result = DayResult()
     with _service(guard) as (service, consumer, table):
-        swept_hour = 0
+        swept_hour = int(queue[0][0] // HOUR) if queue else 0
         while queue:
             t, _, kind, user_id, number = heapq.heappop(queue)
             service.clock.now = DAY_START + t
@@ -240,8 +283,8 @@ def run_day(guard: FraudPolicy, scenario: Scenario = Scenario()) -> DayResult:
                 _sweep_expired(table, int(service.clock.now))
             if kind == "verify":
                 code = _codes.get(user_id)
-                if code is not None:
-                    service.verify(code, user_id=user_id)
+                if code is not None and service.verify(code, user_id=user_id).status == 200:
+                    result.legit_verified += t >= 0  # the earlier days' are history
             else:
                 _request(service, result, kind, user_id, number, int(t))
             seen = len(consumer.blocks)
@@ -264,12 +307,20 @@ def _request(
 ) -> None:
     messages = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages
     before = len(messages)
+    _codes.pop(user_id, None)  # a refused request leaves nothing to verify
     reply = service.request(user_id=user_id, destination=number)
     sent = len(messages) > before
-    if kind == "legit":
+    if kind == "history":
+        if sent:
+            _codes[user_id] = code_in(str(next(reversed(messages.values()))[1]))
+        return
+    if kind in ("legit", "returning"):
         result.legit_requests += 1
         result.legit_sent += sent
         result.legit_refused += reply.status == 403
+        if kind == "returning":
+            result.returning_requests += 1
+            result.returning_refused += reply.status == 403
         if sent:
             _, text = next(reversed(messages.values()))
             _codes[user_id] = code_in(str(text))

@@ -36,6 +36,9 @@ def test_the_guard_cuts_the_attacker_s_sms_and_refuses_no_legitimate_request() -
     assert day.legit_requests > 15
     assert day.legit_refused == 0
     assert day.legit_sent == day.legit_requests
+    # Most legitimate codes are verified (70-90 % by country), which keeps their ranges open.
+    assert day.legit_verified >= 0.6 * day.legit_sent
+    assert 0 < day.returning_requests < day.legit_requests
     assert day.other_statuses == {}
 
 
