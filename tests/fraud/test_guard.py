@@ -23,7 +23,7 @@ from otp_service.handlers.fraud_store import (
     prefix_key,
 )
 from otp_service.handlers.settings import Policy
-from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE
+from otp_service.handlers.table import PARTITION_KEY, TTL_ATTRIBUTE, handset_key
 from tests.support.moto_service import Service
 
 NUMBER = "+14155550123"
@@ -291,6 +291,7 @@ def test_the_operator_policy_allows_every_call_otp_fraud_makes_and_no_user_item(
     assert all(_allowed(statements, operation, key) for operation, key in calls), calls
     assert not _allowed(statements, "GetItem", "user#someone")
     assert not _allowed(statements, "UpdateItem", "fraud#budget#20000#all")
+    assert not _allowed(statements, "UpdateItem", handset_key("ab12")), "no forged handsets"
     assert not _allowed(statements, "Scan", None)
 
 
