@@ -419,6 +419,24 @@ def _sends(count: int, *numbers: str) -> list[Signal]:
     return [Signal("sent", NumberPrefixes.of(n, 1)) for n in numbers for _ in range(count)]
 
 
+def _ledger(service: Service) -> FraudLedger:
+    dynamodb = service.session.client("dynamodb")
+    return FraudLedger(dynamodb, service.settings.table_name, FraudPolicy())
+
+
+def test_a_burst_into_one_range_blocks_that_range_not_its_parent(service: Service) -> None:
+    """100 sends in one stream batch cross `+1 415`'s floor (80) too; they are `+1 4155`'s."""
+    numbers = [f"+141555{n:05d}" for n in range(100)]
+    blocks = _ledger(service).apply(_sends(1, *numbers), int(service.clock.now))
+    assert [block.prefix for block in blocks] == ["+1 4155"]
+
+
+def test_bursts_into_two_ranges_of_one_parent_block_the_parent_too(service: Service) -> None:
+    numbers = [f"+14155{n:06d}" for n in range(50)] + [f"+14156{n:06d}" for n in range(50)]
+    blocks = _ledger(service).apply(_sends(1, *numbers), int(service.clock.now))
+    assert sorted(block.prefix for block in blocks) == ["+1 415", "+1 4155", "+1 4156"]
+
+
 @pytest.mark.parametrize(("yesterday_last_window", "blocked"), [(0, ["velocity"]), (40, [])])
 def test_a_surge_in_the_day_s_first_window_is_measured_against_yesterday_s_last(
     service: Service, yesterday_last_window: int, blocked: list[str]

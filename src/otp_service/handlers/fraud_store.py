@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -29,6 +29,7 @@ from .fraud import (
     is_surging,
     might_block,
     next_offence,
+    prefix_depth,
     window_of,
 )
 from .lifecycle import EventType, transitions
@@ -222,15 +223,20 @@ class FraudLedger:
             for prefix in signal.where.prefixes
         }
         blocks = []
-        for prefix, calling_code in judged.items():
-            window_counts, day_counts = counts[prefix]
+        carried = _Carried()
+        # Finest first: a range that carries the batch's pumping is blocked, not its parent.
+        for prefix, calling_code in sorted(judged.items(), key=lambda p: -prefix_depth(p[0])):
+            window_counts, day_counts = carried.excluded(prefix, *counts[prefix])
             if not might_block(prefix, window_counts, day_counts, self._policy):
                 continue
             history, proven = self._history(prefix, now)
             view = PrefixView(prefix, window_counts, history, proven, day_counts)
             surging = self._is_surging(calling_code, country_windows[calling_code], now)
             reason = block_reason(view, surging, now, self._policy)
-            if reason is not None and (block := self._block(prefix, reason, history, now)):
+            if reason is None:
+                continue
+            carried.add(prefix, sends[prefix])
+            if block := self._block(prefix, reason, history, now):
                 blocks.append(block)
         return blocks
 
@@ -427,6 +433,33 @@ class FraudLedger:
 
     def _history_ttl(self, now: int) -> int:
         return now + self._policy.offence_memory_seconds
+
+
+@dataclass
+class _Carried:
+    """Sends of one batch that a finer range, blocked in the same batch, accounts for.
+
+    A burst into one four-digit range also crosses its parent's floor (one stream batch holds
+    up to 100 records): the parent is judged without the burst, unless two or more of its
+    sub-ranges were blocked in the batch, which is the spread a wider block is for.
+    """
+
+    sends: Counter[str] = field(default_factory=Counter)
+    ranges: Counter[str] = field(default_factory=Counter)
+
+    def add(self, prefix: str, sends: int) -> None:
+        for parent in NumberPrefixes.parse(prefix).prefixes[:-1]:
+            self.sends[parent] += sends
+            self.ranges[parent] += 1
+
+    def excluded(self, prefix: str, window: Counts, day: Counts) -> tuple[Counts, Counts]:
+        if self.ranges[prefix] != 1:
+            return window, day
+        less = self.sends[prefix]
+        return (
+            Counts(max(window.sends - less, 0), window.verified),
+            Counts(max(day.sends - less, 0), day.verified),
+        )
 
 
 def _offences(item: dict[str, Any]) -> Offences:
