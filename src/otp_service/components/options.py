@@ -70,6 +70,8 @@ class FraudGuardArgs(TypedDict):
     """Unverified sends that block an unproven prefix in a surge, or a past offender."""
     unproven_sends: NotRequired[int]
     """Sends in a UTC day, none verified, that block a prefix no code ever verified under."""
+    handset_memory_seconds: NotRequired[int]
+    """How long a number that verified a code passes range blocks (90 days); 0 turns it off."""
     safe_list: NotRequired[list[str]]
     """E.164 prefixes or numbers (`+4479`, `+447911123456`) that are never blocked."""
     daily_budget: NotRequired[int]
