@@ -383,6 +383,20 @@ def test_a_proven_handset_is_forgotten_after_the_handset_memory(service: Service
     assert service.request(user_id="owner-again", destination=NUMBER).status == 403
 
 
+def test_a_number_proven_before_a_mac_key_rotation_still_passes_its_range_s_block(
+    service: Service,
+) -> None:
+    """Its mark is under the retired key's MAC, which request-token still derives."""
+    consumer = _consumer(service, _guarded(service))
+    _verified_once(service, consumer, "owner", NUMBER)
+    service.rotate_mac_key()
+    service.cold_start()
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    service.clock.advance(60)
+    assert service.request(user_id="owner-again", destination=NUMBER).status == 202
+    assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
+
+
 def test_a_zero_handset_memory_spares_no_number_even_one_proven_before(service: Service) -> None:
     """Switching the rule off takes effect at once, whatever the table remembers."""
     _verified_once(service, _consumer(service, _guarded(service)), "owner", NUMBER)
