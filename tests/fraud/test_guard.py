@@ -397,6 +397,28 @@ def test_a_number_proven_before_a_mac_key_rotation_still_passes_its_range_s_bloc
     assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
 
 
+def test_request_token_reads_only_idempotency_records_and_proven_handsets(
+    service: Service,
+) -> None:
+    """The keys its role's one `GetItem` grant is confined to (tests/infra/test_fraud_guard.py)."""
+    consumer = _consumer(service, _guarded(service))
+    _verified_once(service, consumer, "owner", NUMBER)
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    service.clock.advance(60)
+    read: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        read.append(params["Key"][PARTITION_KEY]["S"])
+
+    service.session.events.register("provide-client-params.dynamodb.GetItem", record)
+    service.cold_start()
+    again = {"Idempotency-Key": "again"}
+    assert service.request(user_id="owner-again", destination=NUMBER, headers=again).status == 202
+    assert service.request(user_id="owner-again", destination=NUMBER, headers=again).status == 202
+    assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
+    assert {key.rsplit("#", 1)[0] for key in read} == {"idem", "fraud#handset"}
+
+
 def test_a_zero_handset_memory_spares_no_number_even_one_proven_before(service: Service) -> None:
     """Switching the rule off takes effect at once, whatever the table remembers."""
     _verified_once(service, _consumer(service, _guarded(service)), "owner", NUMBER)

@@ -122,3 +122,23 @@ def test_the_operator_policy_reads_and_lifts_only_fraud_block_items(
         }
 
     return run_stack("dev").settled().apply(check)
+
+
+@pulumi_test
+def test_request_token_reads_only_idempotency_records_and_proven_handsets(
+    run_stack: RunProgram,
+) -> pulumi.Output[None]:
+    """Its one `GetItem` grant is confined by key: no user's item, no Fraud Guard counter."""
+
+    def check(recording: Recording) -> None:
+        policy = recording.named("otp-request-token-policy")
+        statements = parse_policy(policy.inputs["policy"])
+        reads = [s for s in statements if "dynamodb:GetItem" in s["Action"]]
+        assert len(reads) == 1
+        assert reads[0]["Action"] == ["dynamodb:GetItem"]
+        assert reads[0]["Resource"] == [TABLE_ARN]
+        assert reads[0]["Condition"] == {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idem#*", "fraud#handset#*"]}
+        }
+
+    return run_stack("dev").settled().apply(check)

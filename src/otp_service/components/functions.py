@@ -25,6 +25,7 @@ from ..handlers.settings import (
     ENV_TABLE_NAME,
     ENV_WEB_OTP_DOMAIN,
 )
+from ..handlers.table import handset_key, idempotency_key
 from .events_plumbing import EventsPlumbing
 from .iam import AwsContext, Statement, allow, assume_role_policy, deny, policy_document
 from .keys import ServiceKeys
@@ -345,11 +346,22 @@ def _statements(
                 [
                     "dynamodb:ConditionCheckItem",
                     "dynamodb:DeleteItem",
-                    "dynamodb:GetItem",
                     "dynamodb:PutItem",
                     "dynamodb:UpdateItem",
                 ],
                 [table_arn],
+            ),
+            # Reads: an Idempotency-Key's first answer, and whether a number a range block
+            # refused is a proven handset.
+            allow(
+                "ReadIdempotencyRecordsAndProvenHandsets",
+                ["dynamodb:GetItem"],
+                [table_arn],
+                {
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [idempotency_key("*"), handset_key("*")]
+                    }
+                },
             ),
             allow("DeriveMacSubkey", ["kms:GenerateMac"], mac_keys),
             # SMS to a phone number has no resource ARN, so sns:Publish needs "*"; the Deny
