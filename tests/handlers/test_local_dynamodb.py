@@ -215,3 +215,55 @@ def test_an_update_expression_is_parsed_once_for_every_write_that_sends_it(
     assert parsed == [expression]
     item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "parsed"}})["Item"]
     assert item["parsed_once_test"] == {"N": "3"}
+
+
+def test_an_update_that_creates_an_item_leaves_one_stream_record(dynamodb: Any) -> None:
+    """As DynamoDB writes it: one `INSERT` with the whole new image (moto put the bare key
+    first, a second `INSERT`), then a `MODIFY`, readable in order by sequence number."""
+    dynamodb.create_table(
+        TableName="streamed",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    one = {":one": {"N": "1"}}
+    dynamodb.update_item(
+        TableName="streamed",
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="ADD n :one",
+        ExpressionAttributeValues=one,
+    )
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "streamed",
+                    "Key": {"pk": {"S": key}},
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": one,
+                }
+            }
+            for key in ("a", "b")
+        ]
+    )
+    # botocore routes calls naming a stream ARN to an account endpoint moto does not serve.
+    streams = boto3.client(
+        "dynamodbstreams",
+        region_name="us-east-1",
+        endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com",
+    )
+    arn = dynamodb.describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    first = streams.get_records(ShardIterator=iterator, Limit=2)
+    rest = streams.get_records(ShardIterator=first["NextShardIterator"])["Records"]
+    records = first["Records"] + rest
+    assert [
+        (r["eventName"], r["dynamodb"]["NewImage"]["pk"]["S"], r["dynamodb"]["NewImage"]["n"]["N"])
+        for r in records
+    ] == [("INSERT", "a", "1"), ("MODIFY", "a", "2"), ("INSERT", "b", "1")]
+    sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert sequence == sorted(set(sequence))

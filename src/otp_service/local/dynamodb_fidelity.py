@@ -12,6 +12,10 @@
   succeeds again without writing; the same token with other parameters is refused with
   `IdempotentParameterMismatchException`, as DynamoDB documents. Without this a retry after a
   read timeout met the cooldown its own first attempt had set.
+- **One stream record per write.** moto's `UpdateItem` creates a missing item by first putting
+  its bare key, which leaves an extra `INSERT` record (key only) before the real one; DynamoDB
+  writes one `INSERT` with the whole new image. Here the real record takes the bare one's
+  place (and its sequence number), so the stream, and the events function reading it, see one.
 - **TTL.** `sweep_expired` deletes items whose TTL attribute lies in the past, as DynamoDB's TTL
   process does (DynamoDB may take days; `otp-local` sweeps every few seconds). Every write notes
   the item's expiry in an index ordered by time, so a sweep reads only the items that have
@@ -78,6 +82,7 @@ def install(lock: threading.RLock) -> None:
     for name, key_parameter in _WRITES.items():
         write = getattr(DynamoDBBackend, name)
         setattr(DynamoDBBackend, name, _noting_expiry(write, key_parameter))
+    setattr(DynamoDBBackend, "update_item", _one_insert(DynamoDBBackend.update_item))  # noqa: B010
     setattr(  # noqa: B010
         DynamoHandler, "transact_write_items", _idempotent(DynamoHandler.transact_write_items, lock)
     )
@@ -264,6 +269,25 @@ def _noting_expiry(write: Callable[..., Any], key_parameter: str | None) -> Call
         return result
 
     return noting
+
+
+def _one_insert(update: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(update)
+    def update_item(backend: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        table = backend.tables.get(table_name)
+        shard = None if table is None else table.stream_shard
+        before = None if shard is None else len(shard.items)
+        result = update(backend, table_name, *args, **kwargs)
+        if shard is not None and before is not None:
+            added = shard.items[before:]
+            if len(added) == 2 and all(r.record["eventName"] == "INSERT" for r in added):
+                bare, whole = added
+                sequence = bare.record["dynamodb"]["SequenceNumber"]
+                whole.record["dynamodb"]["SequenceNumber"] = sequence
+                shard.items[before:] = [whole]
+        return result
+
+    return update_item
 
 
 class _ExpiryIndex:
