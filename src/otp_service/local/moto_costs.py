@@ -19,7 +19,7 @@ Profiled under the bench's 16-client load (py-spy, samples of the thread holding
   now written by its own keys.
 - every error of a JSON service (a failed condition, and the missing-attribute error moto
   raises and catches inside an update) rendered an XML body that its JSON body then replaced;
-  it is no longer rendered.
+  it is no longer rendered. And every call listed its handler class's methods anew.
 
 `tests/handlers/test_local_moto_costs.py` pins that the patched paths answer and fail as moto's
 own do (the emulator's routing of the functions' calls is `emulator._dispatch`).
@@ -28,6 +28,7 @@ own do (the emulator's routing of the functions' calls is `emulator._dispatch`).
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import json
 import pickle
@@ -46,6 +47,7 @@ def install() -> None:
     """Patch moto's expression checks and its JSON answers; safe to call twice."""
     # moto loads slowly, and these modules are untyped for mypy (hence `Any`).
     errors: Any = importlib.import_module("moto.core.exceptions")
+    responses: Any = importlib.import_module("moto.core.responses")
     serialize: Any = importlib.import_module("moto.core.serialize")
     comparisons: Any = importlib.import_module("moto.dynamodb.comparisons")
     ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
@@ -59,6 +61,9 @@ def install() -> None:
     _keep_condition_parses(comparisons.ConditionExpressionParser)
     _serialize_attribute_values_directly(serialize.BaseJSONSerializer)
     _json_errors_without_xml(errors.JsonRESTError)
+    # Every call listed its handler class's methods with `inspect.getmembers` to see whether
+    # the action is one of them; the list is the same each time for a class.
+    responses.method_names_from_class = functools.cache(responses.method_names_from_class)
 
 
 def _json_errors_without_xml(error_class: Any) -> None:
