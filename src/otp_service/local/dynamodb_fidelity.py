@@ -14,8 +14,9 @@
   read timeout met the cooldown its own first attempt had set.
 - **One stream record per write.** moto's `UpdateItem` creates a missing item by first putting
   its bare key, which leaves an extra `INSERT` record (key only) before the real one; DynamoDB
-  writes one `INSERT` with the whole new image. Here the real record takes the bare one's
-  place (and its sequence number), so the stream, and the events function reading it, see one.
+  writes one `INSERT` with the whole new image. Here the bare key's record is never written
+  (a reader of the stream could otherwise meet it between the two), so the stream, and the
+  events function reading it, see one.
 - **TTL.** `sweep_expired` deletes items whose TTL attribute lies in the past, as DynamoDB's TTL
   process does (DynamoDB may take days; `otp-local` sweeps every few seconds). Every write notes
   the item's expiry in an index ordered by time, so a sweep reads only the items that have
@@ -56,7 +57,7 @@ def install(lock: threading.RLock) -> None:
     """Patch moto's DynamoDB backend and handler; safe to call twice."""
     from moto.dynamodb import models  # noqa: PLC0415 - moto loads slowly
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
-    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+    from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
     from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
 
     if getattr(DynamoDBBackend.transact_write_items, "_otp_fidelity", False):
@@ -83,6 +84,7 @@ def install(lock: threading.RLock) -> None:
         write = getattr(DynamoDBBackend, name)
         setattr(DynamoDBBackend, name, _noting_expiry(write, key_parameter))
     setattr(DynamoDBBackend, "update_item", _one_insert(DynamoDBBackend.update_item))  # noqa: B010
+    setattr(StreamShard, "add", _without_bare_insert(StreamShard.add))  # noqa: B010
     setattr(  # noqa: B010
         DynamoHandler, "transact_write_items", _idempotent(DynamoHandler.transact_write_items, lock)
     )
@@ -271,23 +273,35 @@ def _noting_expiry(write: Callable[..., Any], key_parameter: str | None) -> Call
     return noting
 
 
+_UPDATING = threading.local()
+"""`skip_bare`: this thread is inside an `UpdateItem`, before its first stream record."""
+
+
 def _one_insert(update: Callable[..., Any]) -> Callable[..., Any]:
+    """`UpdateItem`, where a first stream record with no old image (the bare key moto puts to
+    create the item) is not written: the update's own `INSERT` follows it."""
+
     @functools.wraps(update)
-    def update_item(backend: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
-        table = backend.tables.get(table_name)
-        shard = None if table is None else table.stream_shard
-        before = None if shard is None else len(shard.items)
-        result = update(backend, table_name, *args, **kwargs)
-        if shard is not None and before is not None:
-            added = shard.items[before:]
-            if len(added) == 2 and all(r.record["eventName"] == "INSERT" for r in added):
-                bare, whole = added
-                sequence = bare.record["dynamodb"]["SequenceNumber"]
-                whole.record["dynamodb"]["SequenceNumber"] = sequence
-                shard.items[before:] = [whole]
-        return result
+    def update_item(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        _UPDATING.skip_bare = True
+        try:
+            return update(backend, *args, **kwargs)
+        finally:
+            _UPDATING.skip_bare = False
 
     return update_item
+
+
+def _without_bare_insert(add: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(add)
+    def add_record(shard: Any, old: Any, new: Any) -> None:
+        skip = getattr(_UPDATING, "skip_bare", False)
+        _UPDATING.skip_bare = False
+        if skip and old is None:
+            return
+        add(shard, old, new)
+
+    return add_record
 
 
 class _ExpiryIndex:
