@@ -352,6 +352,13 @@ def _verified_once(service: Service, consumer: FraudConsumer, user_id: str, numb
     process(_stream(service), (), (consumer,))
 
 
+def _proven_under_a_block(service: Service, **policy: Any) -> None:
+    """`NUMBER` verified a code, then its range was blocked for an hour; a minute later."""
+    _verified_once(service, _consumer(service, _guarded(service, **policy)), "owner", NUMBER)
+    _block(service, "+1 4155", int(service.clock.now) + 3600)
+    service.clock.advance(60)
+
+
 def test_a_number_that_verified_a_code_before_passes_its_range_s_block(service: Service) -> None:
     consumer = _consumer(service, _guarded(service))
     _verified_once(service, consumer, "owner", NUMBER)
@@ -387,12 +394,9 @@ def test_a_number_proven_before_a_mac_key_rotation_still_passes_its_range_s_bloc
     service: Service,
 ) -> None:
     """Its mark is under the retired key's MAC, which request-token still derives."""
-    consumer = _consumer(service, _guarded(service))
-    _verified_once(service, consumer, "owner", NUMBER)
+    _proven_under_a_block(service)
     service.rotate_mac_key()
     service.cold_start()
-    _block(service, "+1 4155", int(service.clock.now) + 3600)
-    service.clock.advance(60)
     assert service.request(user_id="owner-again", destination=NUMBER).status == 202
     assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
 
@@ -401,10 +405,7 @@ def test_request_token_reads_only_idempotency_records_and_proven_handsets(
     service: Service,
 ) -> None:
     """The keys its role's one `GetItem` grant is confined to (tests/infra/test_fraud_guard.py)."""
-    consumer = _consumer(service, _guarded(service))
-    _verified_once(service, consumer, "owner", NUMBER)
-    _block(service, "+1 4155", int(service.clock.now) + 3600)
-    service.clock.advance(60)
+    _proven_under_a_block(service)
     read: list[str] = []
 
     def record(params: dict[str, Any], **_: Any) -> None:
@@ -429,10 +430,7 @@ def test_a_zero_handset_memory_spares_no_number_even_one_proven_before(service: 
 
 
 def test_a_proven_handset_s_sends_still_count_against_the_budget(service: Service) -> None:
-    consumer = _consumer(service, _guarded(service, dailyBudget=2))
-    _verified_once(service, consumer, "owner", NUMBER)
-    _block(service, "+1 4155", int(service.clock.now) + 3600)
-    service.clock.advance(60)
+    _proven_under_a_block(service, dailyBudget=2)
     assert service.request(user_id="owner-again", destination=NUMBER).status == 202
     assert service.request(user_id="owner-third", destination=NUMBER).status == 403
     assert len(service.sms()) == 2
