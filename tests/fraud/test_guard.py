@@ -364,10 +364,27 @@ def test_a_number_that_verified_a_code_before_passes_its_range_s_block(service: 
     _verified_once(service, consumer, "owner", NUMBER)
     service.clock.advance(3600)
     _block(service, "+1 4155", int(service.clock.now) + 3600)
-    # A new account on the same handset, and a stranger in the same range.
-    assert service.request(user_id="owner-again", destination=NUMBER).status == 202
+    # Its owner again; a new account on the same handset, and a stranger in the same range.
+    assert service.request(user_id="owner", destination=NUMBER).status == 202
+    assert service.request(user_id="new-account", destination=NUMBER).status == 403
     assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
     assert [phone for phone, _ in service.sms()] == [NUMBER, NUMBER]
+
+
+def test_a_blocked_range_does_not_tell_another_account_which_of_its_numbers_verified(
+    service: Service,
+) -> None:
+    """A proof belongs to the account that verified the number: asked by any other account, a
+    proven number and an unknown one in a blocked range get the same answer by the same calls."""
+    _proven_under_a_block(service)
+    service.calls.clear()
+    proven = service.request(user_id="prober", destination=NUMBER)
+    proven_calls = list(service.calls)
+    service.calls.clear()
+    unknown = service.request(user_id="prober-2", destination=SAME_PREFIX)
+    assert (proven.status, proven.body) == (unknown.status, unknown.body)
+    assert proven.status == 403
+    assert proven_calls == service.calls
 
 
 def test_a_send_that_was_never_verified_does_not_prove_its_number(service: Service) -> None:
@@ -387,7 +404,7 @@ def test_a_proven_handset_is_forgotten_after_the_handset_memory(service: Service
     _verified_once(service, consumer, "owner", NUMBER)
     service.clock.advance(DAY)
     _block(service, "+1 4155", int(service.clock.now) + 3600)
-    assert service.request(user_id="owner-again", destination=NUMBER).status == 403
+    assert service.request(user_id="owner", destination=NUMBER).status == 403
 
 
 def test_a_number_proven_before_a_mac_key_rotation_still_passes_its_range_s_block(
@@ -397,7 +414,7 @@ def test_a_number_proven_before_a_mac_key_rotation_still_passes_its_range_s_bloc
     _proven_under_a_block(service)
     service.rotate_mac_key()
     service.cold_start()
-    assert service.request(user_id="owner-again", destination=NUMBER).status == 202
+    assert service.request(user_id="owner", destination=NUMBER).status == 202
     assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
 
 
@@ -414,8 +431,8 @@ def test_request_token_reads_only_idempotency_records_and_proven_handsets(
     service.session.events.register("provide-client-params.dynamodb.GetItem", record)
     service.cold_start()
     again = {"Idempotency-Key": "again"}
-    assert service.request(user_id="owner-again", destination=NUMBER, headers=again).status == 202
-    assert service.request(user_id="owner-again", destination=NUMBER, headers=again).status == 202
+    assert service.request(user_id="owner", destination=NUMBER, headers=again).status == 202
+    assert service.request(user_id="owner", destination=NUMBER, headers=again).status == 202
     assert service.request(user_id="stranger", destination=SAME_PREFIX).status == 403
     assert {key.rsplit("#", 1)[0] for key in read} == {"idem", "fraud#handset"}
 
@@ -426,12 +443,12 @@ def test_a_zero_handset_memory_spares_no_number_even_one_proven_before(service: 
     _guarded(service, handsetMemorySeconds=0)
     _block(service, "+1 4155", int(service.clock.now) + 3600)
     service.clock.advance(60)
-    assert service.request(user_id="owner-again", destination=NUMBER).status == 403
+    assert service.request(user_id="owner", destination=NUMBER).status == 403
 
 
 def test_a_proven_handset_s_sends_still_count_against_the_budget(service: Service) -> None:
     _proven_under_a_block(service, dailyBudget=2)
-    assert service.request(user_id="owner-again", destination=NUMBER).status == 202
+    assert service.request(user_id="owner", destination=NUMBER).status == 202
     assert service.request(user_id="owner-third", destination=NUMBER).status == 403
     assert len(service.sms()) == 2
 

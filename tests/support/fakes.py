@@ -156,9 +156,9 @@ class FakeStore:
         if record is not None:
             self.records[record.key_digest] = (record, limits.now + 600)
 
-    def is_proven_handset(self, destination_macs: tuple[str, ...], now: int) -> bool:
+    def is_proven_handset(self, handset_macs: tuple[str, ...], now: int) -> bool:
         self.calls.append("is_proven_handset")
-        return bool(self.proven_handsets.intersection(destination_macs))
+        return bool(self.proven_handsets.intersection(handset_macs))
 
     def release_send(
         self,

@@ -126,6 +126,18 @@ def test_the_verification_record_names_the_send_without_the_destination(rules: R
     assert guard is None  # Fraud Guard off: no checks for the store to make
 
 
+def test_a_handset_is_named_by_its_user_and_its_destination(rules: Rules) -> None:
+    """Fraud Guard proves a number to the account that verified it, never to every account."""
+    rules.request()
+    rules.request(user_id="bob")
+    rules.now += 60
+    rules.request(user_id="bob", destination="+14155550124")
+    [(alice, _), (bob, _), (other, _)] = rules.store.saved
+    assert alice.destination_mac == bob.destination_mac
+    assert len({alice.handset_macs[0], bob.handset_macs[0], other.handset_macs[0]}) == 3
+    assert "4155550123" not in alice.handset_macs[0]
+
+
 def test_an_email_record_has_no_prefix_and_no_guard(rules: Rules) -> None:
     rules.fraud_guard = FraudPolicy()
     rules.request(channel="email", destination="jane@example.com")
@@ -184,9 +196,11 @@ def test_a_proven_handset_under_a_blocked_range_is_sent_past_the_range_but_not_t
     with pytest.raises(DestinationNotAllowed):
         rules.request()
     [(pending, refused)] = rules.store.saved
-    rules.store.proven_handsets = {pending.destination_mac}
+    rules.store.proven_handsets = {pending.handset_macs[0]}
+    with pytest.raises(DestinationNotAllowed):  # the number, proven by another account
+        rules.request(user_id="bob")
     assert rules.request().status == 202
-    [(_, first), (_, spared)] = rules.store.saved[1:]
+    [(_, first), (_, spared)] = rules.store.saved[2:]
     assert first == refused
     assert spared is not None and refused is not None
     assert (spared.prefixes, spared.budgets) == ((), refused.budgets)
@@ -198,7 +212,7 @@ def test_a_spent_budget_refuses_a_proven_handset_without_looking_it_up(rules: Ru
     rules.store.blocked = DestinationBlocked(budget_spent=True)
     with pytest.raises(DestinationNotAllowed):
         rules.request()
-    rules.store.proven_handsets = {rules.store.saved[0][0].destination_mac}
+    rules.store.proven_handsets = set(rules.store.saved[0][0].handset_macs)
     with pytest.raises(DestinationNotAllowed):
         rules.request()
     assert "is_proven_handset" not in rules.store.calls

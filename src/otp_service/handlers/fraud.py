@@ -53,7 +53,8 @@ class FraudPolicy(BaseModel):
     handset_memory_seconds: Annotated[
         int, Field(alias="handsetMemorySeconds", ge=0, le=365 * DAY_SECONDS)
     ] = 90 * DAY_SECONDS
-    """How long a number that verified a code passes range blocks (a proven handset); 0: never."""
+    """How long a user's number that verified a code passes range blocks for that user (a proven
+    handset); 0: never."""
     safe_list: Annotated[tuple[str, ...], Field(alias="safeList", max_length=1000)] = ()
     """E.164 prefixes or numbers (`+4479`, `+447911123456`) that are never auto-blocked."""
     daily_budget: Annotated[int, Field(alias="dailyBudget", ge=1, le=100_000_000)] = 100_000

@@ -344,13 +344,13 @@ class FraudLedger:
             ExpressionAttributeValues={":now": _n(now), ":ttl": _n(self._history_ttl(now))},
         )
 
-    def _remember_handset(self, destination_mac: str, now: int) -> None:
-        """Record that a code sent to this number verified: only its owner could have."""
+    def _remember_handset(self, handset_mac: str, now: int) -> None:
+        """Record that a user's code sent to this number verified: only its owner could have."""
         if not self._policy.handset_memory_seconds:
             return
         self._db.update_item(
             TableName=self._table,
-            Key={PARTITION_KEY: {"S": handset_key(destination_mac)}},
+            Key={PARTITION_KEY: {"S": handset_key(handset_mac)}},
             UpdateExpression=f"SET {TTL_ATTRIBUTE} = :ttl",
             ExpressionAttributeValues={":ttl": _n(now + self._policy.handset_memory_seconds)},
         )

@@ -62,7 +62,7 @@ class SendStore(Protocol):
 
     def idempotent_answer(self, key_digest: str, now: int) -> IdempotencyRecord | None: ...
 
-    def is_proven_handset(self, destination_macs: tuple[str, ...], now: int) -> bool: ...
+    def is_proven_handset(self, handset_macs: tuple[str, ...], now: int) -> bool: ...
 
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -121,6 +121,9 @@ def request_token(
         code_mac=key.code_mac(body.user_id, code),
         destination_mac=names[0],
         retired_destination_macs=tuple(names[1:]),
+        handset_macs=tuple(
+            live.handset_mac(body.user_id, destination.lower()) for live in (key, *retired)
+        ),
         verification_id=verification_id,
         masked_destination=masked,
         retention_seconds=policy.verification_retention_days * 86_400,
@@ -187,8 +190,9 @@ def _save_guarded(
 ) -> SendGuard | None:
     """Save the pending code past Fraud Guard; the guard it passed.
 
-    A number that verified a code before is its owner's handset, not a pumped one: a range
-    block spares it (its budgets still apply). Only a refused send pays for finding out.
+    A number on which this user verified a code before is their handset, not a pumped one: a
+    range block spares it for them (its budgets still apply), and for no other account. Only a
+    refused send pays for finding out.
     """
     try:
         store.save_pending_code(pending, limits, record, guard)
@@ -196,7 +200,7 @@ def _save_guarded(
         spared = guard.sparing_ranges() if guard is not None else None
         if spared is None or blocked.budget_spent:
             raise
-        if not store.is_proven_handset(pending.destination_macs(), limits.now):
+        if not store.is_proven_handset(pending.handset_macs, limits.now):
             raise
         store.save_pending_code(pending, limits, record, spared)
         return spared

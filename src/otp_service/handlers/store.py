@@ -139,6 +139,9 @@ class PendingCode:
     channel: str
     code_mac: bytes
     destination_mac: str
+    handset_macs: tuple[str, ...]
+    """This user's use of this destination under every live key, the current key's first:
+    the name Fraud Guard remembers once a code to it verifies (a proven handset)."""
     verification_id: str
     masked_destination: str
     """The destination as the contract shows it; the full one is never stored."""
@@ -362,12 +365,13 @@ class OtpStore:
             return None
         return IdempotencyRecord(key_digest, item["fingerprint"]["S"], item["answer"]["S"])
 
-    def is_proven_handset(self, destination_macs: tuple[str, ...], now: int) -> bool:
-        """Whether a code sent to this destination verified within Fraud Guard's memory.
+    def is_proven_handset(self, handset_macs: tuple[str, ...], now: int) -> bool:
+        """Whether a code this user had sent to this destination verified within Fraud Guard's
+        memory.
 
         Read only when a range block refused a send, so no other request pays for it.
         """
-        for mac in destination_macs:
+        for mac in handset_macs:
             item = self._db.get_item(
                 TableName=self._table, Key={PARTITION_KEY: _s(handset_key(mac))}
             ).get("Item")
@@ -437,7 +441,7 @@ class OtpStore:
         prefix_set, prefix_remove = "", f", {PREFIX_ATTRIBUTE}, {HANDSET_ATTRIBUTE}"
         if code.fraud_prefix is not None:
             # The handset's MAC lets the events function remember it once the code verifies.
-            prefix = {":prefix": {"S": code.fraud_prefix}, ":handset": {"S": code.destination_mac}}
+            prefix = {":prefix": {"S": code.fraud_prefix}, ":handset": {"S": code.handset_macs[0]}}
             prefix_set = f", {PREFIX_ATTRIBUTE} = :prefix, {HANDSET_ATTRIBUTE} = :handset"
             prefix_remove = ""
         lockout = f"{ATTEMPTS}[{limits.max_verify_attempts - 1}]"

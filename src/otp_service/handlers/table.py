@@ -77,9 +77,9 @@ def idempotency_key(key_digest: str) -> str:
     return f"idem#{key_digest}"
 
 
-def handset_key(destination_mac: str) -> str:
-    """Fraud Guard's mark that a number verified a code: a proven handset, spared range blocks."""
-    return f"fraud#handset#{destination_mac}"
+def handset_key(handset_mac: str) -> str:
+    """Fraud Guard's mark that a user verified a code on a number: spared range blocks, for them."""
+    return f"fraud#handset#{handset_mac}"
 
 
 def message_key(message_id: str) -> str:
