@@ -95,7 +95,12 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
     _progress("1/6 AWS calls per operation")
     counts, extra = calls.count_calls()
-    results["aws_calls"] = {"operations": [c.as_json() for c in counts], **extra}
+    off_path = calls.count_off_path()
+    results["aws_calls"] = {
+        "operations": [c.as_json() for c in counts],
+        "off_path": off_path.as_json(),
+        **extra,
+    }
 
     _progress(f"2/6 cold start, {arguments.cold_runs} fresh processes per variant")
     cold = coldstart.measure_cold_starts(arguments.cold_runs, REPO)
@@ -143,6 +148,13 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     parts = cost.sms_parts_by_language(config)
     request_ms = by_warm["request-token (sms)"].handler_p50_ms
     verify_ms = by_warm["verify-token (right code)"].handler_p50_ms
+    off_path_cost = cost.OffPath(
+        invocations=off_path.invocations,
+        billed_ms=off_path.events_billed_ms,
+        write_units=off_path.write_units,
+        log_bytes=off_path.events_log_bytes,
+        sns_publishes=off_path.sns_publishes,
+    )
     results["cost"] = {
         "function_config": {
             "stack": config.stack,
@@ -154,6 +166,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "billed_ms_per_pair": -(-request_ms // 1) + -(-verify_ms // 1),
         "write_units_per_pair": request.write_request_units + verify.write_request_units,
         "log_bytes_per_pair": request.log_bytes + verify.log_bytes,
+        "off_path": off_path.as_json(),
         "sms_parts_by_language": parts,
         "pairs": [
             row.as_json()
@@ -164,6 +177,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 request.write_request_units + verify.write_request_units,
                 request.log_bytes + verify.log_bytes,
                 parts["en"]["parts"],
+                off_path_cost,
             )
         ],
         "prices": prices.all_prices(),

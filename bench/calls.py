@@ -8,17 +8,22 @@ parameters, from which the DynamoDB write request units are worked out.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import boto3
 
+from otp_service.handlers import events
+from otp_service.handlers.container import Container
 from otp_service.local.proxy_integration import LambdaContext
 
 from .moto_service import (
+    START,
     Service,
+    drained_stream,
     handler_event,
     last_sms_code,
     running_service,
@@ -259,6 +264,94 @@ def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
     return counts, {"largest_item_bytes": item_bytes}
 
 
+RECEIPTS_WRITE_UNITS = 3
+"""The receipts function's writes per SMS, read from `ReceiptStore` (not run here): both halves
+of the receipt on its `message#` item, then the verification record's `delivery`."""
+RECEIPTS_INVOCATIONS = 2
+"""One per half: the handler's `sent` log line and the SMS delivery log reach it separately."""
+
+
+@dataclass
+class OffPathCount:
+    """What one SMS request-token + right-code verify-token makes the functions off the request
+    path do: the events function (the table's stream) and the receipts function (SMS)."""
+
+    stream_records: int
+    events_invocations: int
+    events_calls: list[str]
+    events_write_units: int
+    sns_publishes: int
+    events_billed_ms: int
+    events_log_bytes: int
+    receipts_invocations: int = RECEIPTS_INVOCATIONS
+    receipts_write_units: int = RECEIPTS_WRITE_UNITS
+    receipts_source: str = "read from ReceiptStore's code, not run by the bench"
+
+    @property
+    def invocations(self) -> int:
+        """Lambda requests off the path, per pair."""
+        return self.events_invocations + self.receipts_invocations
+
+    @property
+    def write_units(self) -> int:
+        """DynamoDB write units off the path, per pair."""
+        return self.events_write_units + self.receipts_write_units
+
+    def as_json(self) -> dict[str, Any]:
+        """The count as plain JSON values."""
+        return {**asdict(self), "invocations": self.invocations, "write_units": self.write_units}
+
+
+def count_off_path() -> OffPathCount:
+    """One SMS pair in a fresh moto account, its stream handed to the events function.
+
+    Low traffic, the worst case per pair: nothing else shares a stream batch, so each write
+    round trip's records (the request's transaction, the verification's write, and what the
+    events function itself writes) are one batch and one invocation, until the stream is
+    quiet. Its AWS calls are counted on the same hooked session as item 1's.
+    """
+    with running_service(record_calls=True) as service, stdout_discarded():
+        recorder = _Recorder()
+        service.session.events.register("before-parameter-build", recorder.on_parameters)
+        topic = service.session.client("sns").create_topic(Name="otp-events")["TopicArn"]
+        settings = replace(service.settings, events_topic_arn=topic)
+        container = Container(settings, clock=lambda: START, session=service.session)
+        handler = events.handler_over(lambda: container)
+        context = LambdaContext(function_name="events")
+        handler({"Records": []}, context)  # a warm container: its clients are built
+        number = us_phone_numbers(1)[0]
+        _invoke(service, "/request-token", {"user_id": "pat", "destination": number})()
+        batches = [drained_stream(settings.table_name)]
+        _invoke(service, "/verify-token", {"user_id": "pat", "code": last_sms_code()})()
+        batches.append(drained_stream(settings.table_name))
+        service.calls.clear()
+        recorder.reset()
+        records = invocations = billed_ms = log_bytes = 0
+        while batches:
+            batch = batches.pop(0)
+            with stdout_bytes() as logged:
+                started = time.perf_counter()
+                answer = handler({"Records": batch}, context)
+                billed_ms += math.ceil((time.perf_counter() - started) * 1000)
+            assert answer == {"batchItemFailures": []}, answer
+            records += len(batch)
+            invocations += 1
+            log_bytes += logged[0]
+            if written := drained_stream(settings.table_name):
+                batches.append(written)
+        item_bytes = largest_item_bytes(settings.table_name)
+        calls = list(service.calls)
+        return OffPathCount(
+            stream_records=records,
+            events_invocations=invocations,
+            events_calls=calls,
+            events_write_units=write_request_units(recorder.parameters, item_bytes),
+            sns_publishes=calls.count("sns.Publish"),
+            events_billed_ms=billed_ms,
+            events_log_bytes=log_bytes,
+        )
+
+
 def _invoke(
     service: Service, route: str, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Callable[[], dict[str, Any]]:
@@ -278,4 +371,12 @@ def summarize(counts: list[CallCount]) -> Counter[str]:
     return Counter(call for count in counts for call in count.calls)
 
 
-__all__ = ["FLOORS", "CallCount", "Service", "count_calls", "summarize"]
+__all__ = [
+    "FLOORS",
+    "CallCount",
+    "OffPathCount",
+    "Service",
+    "count_calls",
+    "count_off_path",
+    "summarize",
+]

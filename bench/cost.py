@@ -5,6 +5,10 @@ Inputs, none of them typed in here:
   architecture the component packages for;
 - duration: the warm handler p50s from item 3, each rounded up to Lambda's 1 ms billing step;
 - DynamoDB write units and log bytes: counted per operation in item 1;
+- off the request path (item 1's `count_off_path`): the events function's invocations, billed
+  milliseconds, write units and lifecycle-event publishes for one SMS pair at low traffic (one
+  stream batch per write round trip), and the receipts function's writes and invocations as
+  its code makes them;
 - SMS message parts: the rendered message's length and alphabet (GSM-7 or UCS-2);
 - prices: `bench/prices.py`, each with its source.
 """
@@ -94,6 +98,17 @@ def sms_parts_by_language(config: FunctionConfig) -> dict[str, dict[str, Any]]:
     return parts
 
 
+@dataclass(frozen=True)
+class OffPath:
+    """What one pair costs off the request path (none, unless measured)."""
+
+    invocations: int = 0
+    billed_ms: int = 0
+    write_units: int = 0
+    log_bytes: int = 0
+    sns_publishes: int = 0
+
+
 @dataclass
 class PairCost:
     """USD per million request+verify pairs, by line item."""
@@ -104,6 +119,7 @@ class PairCost:
     lambda_duration: float
     dynamodb_writes: float
     cloudwatch_logs: float
+    event_publishes: float
     delivery: float
     total: float
 
@@ -119,19 +135,28 @@ def pair_costs(
     write_units_per_pair: int,
     log_bytes_per_pair: int,
     sms_parts_en: int,
+    off_path: OffPath = OffPath(),
 ) -> list[PairCost]:
-    """The pair's cost without delivery, with a US SMS (English), and with an email."""
+    """The pair's cost without delivery, with a US SMS (English), and with an email.
+
+    `write_units_per_pair` and `log_bytes_per_pair` are the request path's; `off_path` adds
+    what the pair makes the stream and receipts functions do.
+    """
     gb_second = prices.LAMBDA_GB_SECOND[config.architecture].usd
-    billed_seconds = (math.ceil(request_ms) + math.ceil(verify_ms)) / 1000
+    billed_ms = math.ceil(request_ms) + math.ceil(verify_ms) + off_path.billed_ms
+    billed_seconds = billed_ms / 1000
+    write_units_per_pair += off_path.write_units
+    log_bytes_per_pair += off_path.log_bytes
     base = {
         "api_gateway": 2 * prices.API_GATEWAY_REST_REQUEST.usd * PAIRS,
-        "lambda_requests": 2 * prices.LAMBDA_REQUEST.usd * PAIRS,
+        "lambda_requests": (2 + off_path.invocations) * prices.LAMBDA_REQUEST.usd * PAIRS,
         "lambda_duration": billed_seconds * config.memory_mb / 1024 * gb_second * PAIRS,
         "dynamodb_writes": write_units_per_pair * prices.DYNAMODB_WRITE_REQUEST_UNIT.usd * PAIRS,
         "cloudwatch_logs": log_bytes_per_pair
         / _LOG_GB
         * prices.CLOUDWATCH_LOGS_INGESTION_GB.usd
         * PAIRS,
+        "event_publishes": off_path.sns_publishes * prices.SNS_PUBLISH.usd * PAIRS,
     }
     sms = sms_parts_en * (prices.SMS_US_MESSAGE_PART.usd + prices.SMS_US_CARRIER_FEE.usd) * PAIRS
     email = prices.SES_EMAIL.usd * PAIRS

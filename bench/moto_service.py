@@ -96,6 +96,20 @@ def empty_table(table_name: str) -> None:
     backend.tables[table_name].items.clear()
 
 
+def drained_stream(table_name: str) -> list[dict[str, Any]]:
+    """The table's stream records since the last drain, as the events function receives them.
+
+    Read from moto's shard (its DynamoDB Streams API answers DescribeStream with 404 under
+    `mock_aws`), as the Fraud Guard tests and simulation read it.
+    """
+    shard = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[table_name].stream_shard
+    if shard is None:
+        return []
+    records = [record.to_json() for record in shard.items]
+    shard.items.clear()
+    return records
+
+
 def last_sms_code() -> str:
     """The code in the newest SMS moto captured, read the way a person would."""
     messages = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages

@@ -80,6 +80,16 @@ SES_EMAIL = Price(
     "https://aws.amazon.com/ses/pricing/, as quoted by "
     "https://www.acecloudinterviews.com/tutorials/aws/ses/",
 )
+SNS_PUBLISH = Price(
+    0.50 / 1_000_000,
+    "per publish request to a standard topic (each 64 KB chunk of payload is one request)",
+    "https://aws.amazon.com/sns/pricing/, as quoted by "
+    "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/ "
+    "(looked up 2026-11-25)",
+    "the monthly free first million is not applied; deliveries to the topic's subscribers "
+    "are billed per protocol on top and depend on the consumer's subscriptions, so they are "
+    "left out",
+)
 SMS_US_MESSAGE_PART = Price(
     0.00581,
     "per outbound SMS message part to the US (AWS fee)",
@@ -105,6 +115,7 @@ def all_prices() -> dict[str, dict[str, Any]]:
         "cloudwatch_logs_ingestion_gb": CLOUDWATCH_LOGS_INGESTION_GB,
         "kms_request": KMS_REQUEST,
         "ses_email": SES_EMAIL,
+        "sns_publish": SNS_PUBLISH,
         "sms_us_message_part": SMS_US_MESSAGE_PART,
         "sms_us_carrier_fee": SMS_US_CARRIER_FEE,
     }

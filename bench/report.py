@@ -190,6 +190,18 @@ def _details(results: dict[str, Any]) -> list[str]:
         f"{c['write_request_units']} | {c['log_bytes']} | {c['floor']}: {c['floor_why']} |"
         for c in calls["operations"]
     ]
+    off = calls["off_path"]
+    out += [
+        "",
+        f"Off the request path, one SMS pair (request-token + right code) at low traffic, one "
+        f"stream batch per write round trip: the events function takes "
+        f"{off['stream_records']} stream records in {off['events_invocations']} invocations "
+        f"({off['events_billed_ms']} billed ms), publishes {off['sns_publishes']} lifecycle "
+        f"events and writes {off['events_write_units']} WRU (Fraud Guard's counters and the "
+        f"outcome); the receipts function writes {off['receipts_write_units']} WRU in "
+        f"{off['receipts_invocations']} invocations ({off['receipts_source']}). Item 6 adds "
+        "them to the pair.",
+    ]
     out += [
         "",
         "**2. Cold start**: fresh interpreter, import + settings + the handler's clients, over "
@@ -245,19 +257,23 @@ def _details(results: dict[str, Any]) -> list[str]:
         f"**6. Cost** for stack `{config['stack']}`: {config['memory_mb']} MB, "
         f"{config['architecture']}; billed duration per pair "
         f"{cost['billed_ms_per_pair']} ms (warm handler p50s of item 3, rounded up per "
-        f"invocation); {cost['write_units_per_pair']} WRU and {cost['log_bytes_per_pair']} log "
-        f"bytes per pair (item 1); SMS parts per language: "
+        f"invocation) + {cost['off_path']['events_billed_ms']} ms off the path; "
+        f"{cost['write_units_per_pair']} + {cost['off_path']['write_units']} WRU, "
+        f"{cost['log_bytes_per_pair']} + {cost['off_path']['events_log_bytes']} log bytes, "
+        f"2 + {cost['off_path']['invocations']} Lambda requests and "
+        f"{cost['off_path']['sns_publishes']} event publishes per pair (request path + off it, "
+        "item 1); SMS parts per language: "
         + ", ".join(f"{lang} {p['parts']} ({p['encoding']})" for lang, p in sms.items())
         + ".",
         "",
         "| Scenario | API Gateway | Lambda requests | Lambda duration | DynamoDB | Logs | "
-        "Delivery | Total |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Event publishes | Delivery | Total |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     out += [
         f"| {r['scenario']} | {r['api_gateway']} | {r['lambda_requests']} | "
         f"{r['lambda_duration']} | {r['dynamodb_writes']} | {r['cloudwatch_logs']} | "
-        f"{r['delivery']} | **{r['total']:,.2f}** |"
+        f"{r['event_publishes']} | {r['delivery']} | **{r['total']:,.2f}** |"
         for r in cost["pairs"]
     ]
     out += ["", "Prices (US East, looked up " + cost["prices_looked_up"] + "):", ""]
