@@ -150,9 +150,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     verify_ms = by_warm["verify-token (right code)"].handler_p50_ms
     off_path_cost = cost.OffPath(
         invocations=off_path.invocations,
-        billed_ms=off_path.events_billed_ms,
+        billed_ms=off_path.billed_ms,
         write_units=off_path.write_units,
-        log_bytes=off_path.events_log_bytes,
+        log_bytes=off_path.log_bytes,
         sns_publishes=off_path.sns_publishes,
     )
     results["cost"] = {

@@ -7,6 +7,9 @@ parameters, from which the DynamoDB write request units are worked out.
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import math
 import time
 from collections import Counter
@@ -16,8 +19,10 @@ from typing import Any
 
 import boto3
 
-from otp_service.handlers import events
+from otp_service.handlers import events, receipts
 from otp_service.handlers.container import Container
+from otp_service.handlers.observability import SENT_LOG_MESSAGE
+from otp_service.handlers.table import PARTITION_KEY, verification_key
 from otp_service.local.proxy_integration import LambdaContext
 
 from .moto_service import (
@@ -26,6 +31,7 @@ from .moto_service import (
     drained_stream,
     handler_event,
     last_sms_code,
+    last_sms_message_id,
     running_service,
     stdout_bytes,
     stdout_discarded,
@@ -264,11 +270,16 @@ def count_calls() -> tuple[list[CallCount], dict[str, Any]]:
     return counts, {"largest_item_bytes": item_bytes}
 
 
-RECEIPTS_WRITE_UNITS = 3
-"""The receipts function's writes per SMS, read from `ReceiptStore` (not run here): both halves
-of the receipt on its `message#` item, then the verification record's `delivery`."""
-RECEIPTS_INVOCATIONS = 2
-"""One per half: the handler's `sent` log line and the SMS delivery log reach it separately."""
+@dataclass
+class Invocations:
+    """What one off-path function did across its invocations for one pair."""
+
+    invocations: int = 0
+    records: int = 0
+    calls: list[str] = field(default_factory=list)
+    write_units: int = 0
+    billed_ms: int = 0
+    log_bytes: int = 0
 
 
 @dataclass
@@ -276,39 +287,54 @@ class OffPathCount:
     """What one SMS request-token + right-code verify-token makes the functions off the request
     path do: the events function (the table's stream) and the receipts function (SMS)."""
 
-    stream_records: int
-    events_invocations: int
-    events_calls: list[str]
-    events_write_units: int
-    sns_publishes: int
-    events_billed_ms: int
-    events_log_bytes: int
-    receipts_invocations: int = RECEIPTS_INVOCATIONS
-    receipts_write_units: int = RECEIPTS_WRITE_UNITS
-    receipts_source: str = "read from ReceiptStore's code, not run by the bench"
+    events: Invocations
+    receipts: Invocations
 
     @property
     def invocations(self) -> int:
         """Lambda requests off the path, per pair."""
-        return self.events_invocations + self.receipts_invocations
+        return self.events.invocations + self.receipts.invocations
 
     @property
     def write_units(self) -> int:
         """DynamoDB write units off the path, per pair."""
-        return self.events_write_units + self.receipts_write_units
+        return self.events.write_units + self.receipts.write_units
+
+    @property
+    def billed_ms(self) -> int:
+        """Lambda milliseconds off the path, each invocation rounded up to 1 ms."""
+        return self.events.billed_ms + self.receipts.billed_ms
+
+    @property
+    def log_bytes(self) -> int:
+        """Log bytes off the path, per pair."""
+        return self.events.log_bytes + self.receipts.log_bytes
+
+    @property
+    def sns_publishes(self) -> int:
+        """Lifecycle events published to the events topic, per pair."""
+        return self.events.calls.count("sns.Publish")
 
     def as_json(self) -> dict[str, Any]:
         """The count as plain JSON values."""
-        return {**asdict(self), "invocations": self.invocations, "write_units": self.write_units}
+        return {
+            **asdict(self),
+            "invocations": self.invocations,
+            "write_units": self.write_units,
+            "billed_ms": self.billed_ms,
+            "log_bytes": self.log_bytes,
+            "sns_publishes": self.sns_publishes,
+        }
 
 
 def count_off_path() -> OffPathCount:
-    """One SMS pair in a fresh moto account, its stream handed to the events function.
+    """One SMS pair in a fresh moto account, with what it sets off behind it.
 
-    Low traffic, the worst case per pair: nothing else shares a stream batch, so each write
-    round trip's records (the request's transaction, the verification's write, and what the
-    events function itself writes) are one batch and one invocation, until the stream is
-    quiet. Its AWS calls are counted on the same hooked session as item 1's.
+    In the order a pair's work arrives: the request; its two receipt halves (request-token's
+    sent line and the SMS delivery-status log, each a log subscription's invocation of the
+    receipts function); the verification. After each, the table's stream goes to the events
+    function one batch per write round trip until it is quiet (low traffic: no other pair
+    shares a batch, the worst case per pair). AWS calls are counted on item 1's hooked session.
     """
     with running_service(record_calls=True) as service, stdout_discarded():
         recorder = _Recorder()
@@ -316,40 +342,84 @@ def count_off_path() -> OffPathCount:
         topic = service.session.client("sns").create_topic(Name="otp-events")["TopicArn"]
         settings = replace(service.settings, events_topic_arn=topic)
         container = Container(settings, clock=lambda: START, session=service.session)
-        handler = events.handler_over(lambda: container)
-        context = LambdaContext(function_name="events")
-        handler({"Records": []}, context)  # a warm container: its clients are built
-        number = us_phone_numbers(1)[0]
-        _invoke(service, "/request-token", {"user_id": "pat", "destination": number})()
-        batches = [drained_stream(settings.table_name)]
-        _invoke(service, "/verify-token", {"user_id": "pat", "code": last_sms_code()})()
-        batches.append(drained_stream(settings.table_name))
-        service.calls.clear()
-        recorder.reset()
-        records = invocations = billed_ms = log_bytes = 0
-        while batches:
-            batch = batches.pop(0)
+        stream_handler = events.handler_over(lambda: container)
+        receipts_handler = receipts.handler_over(lambda: container)
+        context = LambdaContext(function_name="off-path")
+        stream_handler({"Records": []}, context)  # warm containers: their clients are built
+        receipts_handler(_log_event(), context)
+        events_done, receipts_done = Invocations(), Invocations()
+        events_writes: list[tuple[str, dict[str, Any]]] = []
+        receipts_writes: list[tuple[str, dict[str, Any]]] = []
+
+        def invoke(
+            done: Invocations,
+            writes: list[tuple[str, dict[str, Any]]],
+            handler: Any,
+            event: dict[str, Any],
+            records: int,
+        ) -> Any:
+            service.calls.clear()
+            recorder.reset()
             with stdout_bytes() as logged:
                 started = time.perf_counter()
-                answer = handler({"Records": batch}, context)
-                billed_ms += math.ceil((time.perf_counter() - started) * 1000)
-            assert answer == {"batchItemFailures": []}, answer
-            records += len(batch)
-            invocations += 1
-            log_bytes += logged[0]
-            if written := drained_stream(settings.table_name):
-                batches.append(written)
-        item_bytes = largest_item_bytes(settings.table_name)
-        calls = list(service.calls)
-        return OffPathCount(
-            stream_records=records,
-            events_invocations=invocations,
-            events_calls=calls,
-            events_write_units=write_request_units(recorder.parameters, item_bytes),
-            sns_publishes=calls.count("sns.Publish"),
-            events_billed_ms=billed_ms,
-            events_log_bytes=log_bytes,
+                answer = handler(event, context)
+                done.billed_ms += math.ceil((time.perf_counter() - started) * 1000)
+            done.invocations += 1
+            done.records += records
+            done.calls += service.calls
+            done.log_bytes += logged[0]
+            writes += recorder.parameters
+            return answer
+
+        def drain_stream() -> None:
+            while batch := drained_stream(settings.table_name):
+                event = {"Records": batch}
+                answer = invoke(events_done, events_writes, stream_handler, event, len(batch))
+                assert answer == {"batchItemFailures": []}, answer
+
+        def receive(entry: dict[str, Any]) -> None:
+            answer = invoke(receipts_done, receipts_writes, receipts_handler, _log_event(entry), 1)
+            assert answer == {"applied": 1, "unreadable": 0}, answer
+            drain_stream()
+
+        number = us_phone_numbers(1)[0]
+        _invoke(service, "/request-token", {"user_id": "pat", "destination": number})()
+        drain_stream()
+        message_id = last_sms_message_id()
+        receive(
+            {
+                "message": SENT_LOG_MESSAGE,
+                "channel": "sms",
+                "message_id": message_id,
+                "verification_id": _verification_id(settings.table_name),
+            }
         )
+        receive(
+            {
+                "status": "SUCCESS",
+                "notification": {"messageId": message_id, "timestamp": "2027-01-15 08:00:00.000"},
+            }
+        )
+        _invoke(service, "/verify-token", {"user_id": "pat", "code": last_sms_code()})()
+        drain_stream()
+        item_bytes = largest_item_bytes(settings.table_name)
+        events_done.write_units = write_request_units(events_writes, item_bytes)
+        receipts_done.write_units = write_request_units(receipts_writes, item_bytes)
+        return OffPathCount(events_done, receipts_done)
+
+
+def _log_event(*entries: dict[str, Any]) -> dict[str, Any]:
+    """A CloudWatch Logs subscription's invocation carrying `entries`, one log event each."""
+    payload = {"logEvents": [{"message": json.dumps(entry)} for entry in entries]}
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(payload).encode()))}}
+
+
+def _verification_id(table_name: str) -> str:
+    """The one verification in the table (read off the hooked session, so not counted)."""
+    items = boto3.client("dynamodb").scan(TableName=table_name)["Items"]
+    keys: list[str] = [item[PARTITION_KEY]["S"] for item in items]
+    (key,) = [k for k in keys if k.startswith(verification_key(""))]
+    return key.removeprefix(verification_key(""))
 
 
 def _invoke(
@@ -374,6 +444,7 @@ def summarize(counts: list[CallCount]) -> Counter[str]:
 __all__ = [
     "FLOORS",
     "CallCount",
+    "Invocations",
     "OffPathCount",
     "Service",
     "count_calls",

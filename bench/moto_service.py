@@ -110,6 +110,11 @@ def drained_stream(table_name: str) -> list[dict[str, Any]]:
     return records
 
 
+def last_sms_message_id() -> str:
+    """The provider's message id of the newest SMS moto captured."""
+    return next(reversed(sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages))
+
+
 def last_sms_code() -> str:
     """The code in the newest SMS moto captured, read the way a person would."""
     messages = sns_backends[DEFAULT_ACCOUNT_ID][REGION].sms_messages

@@ -193,14 +193,15 @@ def _details(results: dict[str, Any]) -> list[str]:
     off = calls["off_path"]
     out += [
         "",
-        f"Off the request path, one SMS pair (request-token + right code) at low traffic, one "
-        f"stream batch per write round trip: the events function takes "
-        f"{off['stream_records']} stream records in {off['events_invocations']} invocations "
-        f"({off['events_billed_ms']} billed ms), publishes {off['sns_publishes']} lifecycle "
-        f"events and writes {off['events_write_units']} WRU (Fraud Guard's counters and the "
-        f"outcome); the receipts function writes {off['receipts_write_units']} WRU in "
-        f"{off['receipts_invocations']} invocations ({off['receipts_source']}). Item 6 adds "
-        "them to the pair.",
+        f"Off the request path, one SMS pair (request-token, both receipt halves, right-code "
+        f"verify-token) at low traffic, one stream batch per write round trip: the events "
+        f"function takes {off['events']['records']} stream records in "
+        f"{off['events']['invocations']} invocations ({off['events']['billed_ms']} billed ms), "
+        f"publishes {off['sns_publishes']} lifecycle events and writes "
+        f"{off['events']['write_units']} WRU (Fraud Guard's counters and the outcome); the "
+        f"receipts function writes {off['receipts']['write_units']} WRU in "
+        f"{off['receipts']['invocations']} invocations ({off['receipts']['billed_ms']} billed "
+        "ms). Item 6 adds them to the pair.",
     ]
     out += [
         "",
@@ -257,9 +258,9 @@ def _details(results: dict[str, Any]) -> list[str]:
         f"**6. Cost** for stack `{config['stack']}`: {config['memory_mb']} MB, "
         f"{config['architecture']}; billed duration per pair "
         f"{cost['billed_ms_per_pair']} ms (warm handler p50s of item 3, rounded up per "
-        f"invocation) + {cost['off_path']['events_billed_ms']} ms off the path; "
+        f"invocation) + {cost['off_path']['billed_ms']} ms off the path; "
         f"{cost['write_units_per_pair']} + {cost['off_path']['write_units']} WRU, "
-        f"{cost['log_bytes_per_pair']} + {cost['off_path']['events_log_bytes']} log bytes, "
+        f"{cost['log_bytes_per_pair']} + {cost['off_path']['log_bytes']} log bytes, "
         f"2 + {cost['off_path']['invocations']} Lambda requests and "
         f"{cost['off_path']['sns_publishes']} event publishes per pair (request path + off it, "
         "item 1); SMS parts per language: "
