@@ -8,26 +8,18 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
 from otp_service.local import dynamodb_fidelity
-from otp_service.local.atomic import make_dynamodb_atomic, sweep_expired_items
+from otp_service.local.atomic import sweep_expired_items
+from tests.support.local_table import local_table
 
 TABLE = "fidelity"
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    make_dynamodb_atomic()
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with local_table(TABLE) as client:
         client.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
         )

@@ -14,25 +14,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from otp_service.local.atomic import make_dynamodb_atomic
+from tests.support.local_table import local_table
 
 TABLE = "expressions"
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    make_dynamodb_atomic()
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    with local_table(TABLE, StreamSpecification=stream) as client:
         yield client
 
 
